@@ -1,0 +1,239 @@
+"""Commands that check or change a folder: `verify`, `gc`, `export`, `import-docetl`."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import IO, Any
+
+from docetl_checkpoint.cli import render
+from docetl_checkpoint.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    open_store,
+    require,
+)
+from docetl_checkpoint.cli.progress import Progress
+
+CHUNK_ROWS = 65_536  # rows per Parquet row group / progress step
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}{'s' * (n != 1)}"
+
+
+def damage_line(item: Any) -> str:
+    """A `damaged` dict (step, op, file, error) or a damaged segment (file, error)."""
+    if isinstance(item, dict):
+        name = f"{item.get('step', '?')}/{item.get('op', '?')}"
+        error = str(item.get("error", "damaged"))
+        file = str(item.get("file") or "")
+        where = f" ({file})" if file and os.path.basename(file) not in error else ""
+        return f"{name}{where}: {error}"
+    if isinstance(item, (list, tuple)) and len(item) == 2:
+        return f"value segment {item[0]}: {item[1]}"
+    return render.one_line(item)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    store = open_store(args.dir)
+    report = store.verify()
+    damaged = list(report.get("damaged") or [])
+    segments = list(report.get("damaged_segments") or [])
+    ok = bool(report.get("ok")) and not damaged and not segments
+    if args.json:
+        print(render.dumps(report))
+        return EXIT_OK if ok else EXIT_FAILURE
+    for item in damaged + segments:
+        print("DAMAGED  " + damage_line(item))
+    intact = len(report.get("intact") or [])
+    checked = report.get("files_checked")
+    files = f", {checked:,} files checked" if isinstance(checked, int) else ""
+    if ok:
+        print(f"ok: nothing damaged in {args.dir} ({intact:,} checkpoints intact{files})")
+    else:
+        print(
+            f"damaged: {plural(len(damaged), 'checkpoint')} and "
+            f"{plural(len(segments), 'value segment')}; {intact:,} intact in {args.dir}"
+        )
+    return EXIT_OK if ok else EXIT_FAILURE
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    store = open_store(args.dir)
+    with Progress("gc"):
+        freed = store.gc()
+    if args.json:
+        print(render.dumps(freed))
+        return EXIT_OK
+    counts = dict(freed)
+    text = f"freed {render.human_bytes(counts.pop('bytes_freed', 0))}"
+    removed = [
+        f"{v:,} {k.removesuffix('_removed').replace('_', ' ')}"
+        for k, v in list(counts.items())
+        if k.endswith("_removed") and counts.pop(k) is not None
+    ]
+    if removed:
+        text += ": removed " + ", ".join(removed)
+    if counts:
+        text += " (" + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()) + ")"
+    print(text)
+    return EXIT_OK
+
+
+@contextmanager
+def atomic_output(path: str, binary: bool = False) -> Iterator[IO[Any]]:
+    """A temp file beside `path`, renamed over it only when writing succeeded."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise CliError(f"no such folder for the output: {folder}")
+    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".tmp", dir=folder)
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)  # as an ordinary new file, not mkstemp's 0600
+        f: IO[Any]
+        if binary:
+            f = open(fd, "wb")
+        else:
+            f = open(fd, "w", encoding="utf-8", newline="")
+        with f:
+            yield f
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def checkpoint_table(store: Any, step: str, op: str) -> Any:
+    table = store.table(step, op)
+    if table is None:  # deleted by another process since `require`
+        raise CliError(f"checkpoint {step}/{op} was deleted while reading it")
+    return table
+
+
+def export_parquet(store: Any, step: str, op: str, f: IO[Any], bar: Progress) -> None:
+    import pyarrow.parquet as pq
+
+    table = checkpoint_table(store, step, op)
+    with pq.ParquetWriter(f, table.schema, compression="zstd") as writer:
+        for start in range(0, max(table.num_rows, 1), CHUNK_ROWS):
+            part = table.slice(start, CHUNK_ROWS)
+            writer.write_table(part)
+            bar.advance(part.num_rows)
+
+
+def load_records(store: Any, step: str, op: str) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] | None = store.load(step, op)
+    if records is None:
+        raise CliError(f"checkpoint {step}/{op} was deleted while reading it")
+    return records
+
+
+def export_jsonl(store: Any, step: str, op: str, f: IO[Any], bar: Progress) -> None:
+    for record in load_records(store, step, op):
+        f.write(json.dumps(record, ensure_ascii=False))
+        f.write("\n")
+        bar.advance()
+
+
+def csv_cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def export_csv(store: Any, step: str, op: str, f: IO[Any], bar: Progress) -> None:
+    records = load_records(store, step, op)
+    entry = store.info(step, op) or {}
+    columns = list(
+        dict.fromkeys(list(entry.get("column_names", [])) + [k for r in records for k in r])
+    )
+    writer = csv.writer(f)
+    writer.writerow(columns)
+    for record in records:
+        writer.writerow([csv_cell(record.get(c)) for c in columns])
+        bar.advance()
+
+
+# suffix -> (writer, whether the output file is binary)
+EXPORTERS: dict[str, tuple[Callable[[Any, str, str, IO[Any], Progress], None], bool]] = {
+    ".parquet": (export_parquet, True),
+    ".jsonl": (export_jsonl, False),
+    ".csv": (export_csv, False),
+}
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    suffix = os.path.splitext(args.out)[1].lower()
+    if suffix not in EXPORTERS:
+        raise CliError(
+            f"cannot tell the format of {args.out!r}: end it in " + ", ".join(EXPORTERS), EXIT_USAGE
+        )
+    exporter, binary = EXPORTERS[suffix]
+    store = open_store(args.dir)
+    entry = require(store, args.step, args.op)
+    with Progress("export", total=entry["num_rows"]) as bar:
+        with atomic_output(args.out, binary) as f:
+            exporter(store, args.step, args.op, f, bar)
+    size = os.path.getsize(args.out)
+    print(
+        f"wrote {entry['num_rows']:,} rows of {args.step}/{args.op} to {args.out} "
+        f"({render.human_bytes(size)})"
+    )
+    return EXIT_OK
+
+
+def load_adopter() -> Callable[..., Any]:
+    try:
+        adapter = importlib.import_module("docetl_checkpoint.docetl")
+    except ModuleNotFoundError as error:
+        if error.name == "docetl_checkpoint.docetl":
+            raise CliError(
+                "import-docetl is not available: this install of "
+                "docetl-checkpoint has no docetl_checkpoint.docetl module",
+                EXIT_USAGE,
+            ) from None
+        raise CliError(f"import-docetl is not available: {error}", EXIT_USAGE) from None
+    except ImportError as error:
+        raise CliError(f"import-docetl is not available: {error}", EXIT_USAGE) from None
+    adopt = getattr(adapter, "adopt_docetl_folder", None)
+    if not callable(adopt):
+        raise CliError(
+            "import-docetl is not available: docetl_checkpoint.docetl has no adopt_docetl_folder()",
+            EXIT_USAGE,
+        )
+    return adopt  # type: ignore[no-any-return]
+
+
+def cmd_import_docetl(args: argparse.Namespace) -> int:
+    adopt = load_adopter()
+    if not os.path.isdir(args.dir):
+        raise CliError(f"no such folder: {args.dir}")
+    with Progress("import"):
+        result = adopt(args.dir)
+    if isinstance(result, dict):
+        print(f"imported {args.dir}")
+        print(
+            "\n".join(render.aligned([(f"  {k}", render.one_line(v)) for k, v in result.items()]))
+        )
+    elif isinstance(result, (list, tuple)):
+        print(f"imported {len(result):,} checkpoint{'s' * (len(result) != 1)} from {args.dir}")
+        for item in result:
+            pair = isinstance(item, (list, tuple)) and len(item) == 2
+            print(f"  {item[0]}/{item[1]}" if pair else f"  {render.one_line(item)}")
+    elif isinstance(result, int) and not isinstance(result, bool):
+        print(f"imported {result:,} checkpoint{'s' * (result != 1)} from {args.dir}")
+    else:
+        print(f"imported {args.dir}" + (f": {result}" if result is not None else ""))
+    return EXIT_OK

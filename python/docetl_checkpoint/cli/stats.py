@@ -1,0 +1,76 @@
+"""`stats`: what the folder holds, what dedup saved, and bytes on disk."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from docetl_checkpoint.cli import render
+from docetl_checkpoint.cli.common import EXIT_OK, open_store
+
+
+def count(n: int, word: str, plural: str | None = None) -> str:
+    return f"{n:,} {word if n == 1 else plural or word + 's'}"
+
+
+def size(n: float) -> str:
+    return f"{render.human_bytes(n)} ({n:,})"
+
+
+def stats_lines(stats: dict[str, Any]) -> list[tuple[str, str]]:
+    """The keys `stats()` documents, read together; any others after them as they are."""
+    s = dict(stats)
+    pairs: list[tuple[str, str]] = []
+    if "checkpoints" in s:
+        text = count(s.pop("checkpoints"), "checkpoint")
+        if "batches" in s:
+            text += " and " + count(s.pop("batches"), "batch", "batches")
+        pairs.append(("checkpoints", text))
+    if "unique_records" in s and "logical_records" in s:
+        unique, logical = s.pop("unique_records"), s.pop("logical_records")
+        saved = f" (dedup saves {1 - unique / logical:.0%})" if logical else ""
+        pairs.append(("records", f"{logical:,} in checkpoints, {unique:,} unique{saved}"))
+    if "stored_values" in s and "value_refs" in s:
+        stored, refs = s.pop("stored_values"), s.pop("value_refs")
+        pairs.append(("large values", f"{refs:,} references to {count(stored, 'stored value')}"))
+    logical_bytes = s.pop("logical_bytes", None)
+    if logical_bytes is not None:
+        pairs.append(("logical size", size(logical_bytes) + " (the records before dedup)"))
+    total = s.pop("total_size_bytes", None)
+    if total is not None:
+        parts = [
+            f"{name} {render.human_bytes(s.pop(key))}"
+            for key, name in (
+                ("dataset_size_bytes", "value segments"),
+                ("index_size_bytes", "checkpoint files and manifest"),
+            )
+            if key in s
+        ]
+        pairs.append(("on disk", size(total) + (f": {', '.join(parts)}" if parts else "")))
+        if logical_bytes:
+            pairs.append(
+                (
+                    "saved",
+                    f"{1 - total / logical_bytes:.0%} of the logical size "
+                    f"({logical_bytes / max(total, 1):.1f}x smaller)",
+                )
+            )
+    for key, value in s.items():
+        if key.endswith("_bytes") and isinstance(value, (int, float)):
+            text = size(value)
+        elif isinstance(value, int) and not isinstance(value, bool):
+            text = f"{value:,}"
+        else:
+            text = render.one_line(value)
+        pairs.append((key.removesuffix("_bytes").replace("_", " "), text))
+    return pairs
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    store = open_store(args.dir)
+    stats = store.stats()
+    if args.json:
+        print(render.dumps(stats))
+        return EXIT_OK
+    print("\n".join(render.aligned([("store", args.dir)] + stats_lines(stats))))
+    return EXIT_OK

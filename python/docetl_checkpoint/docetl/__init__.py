@@ -1,0 +1,129 @@
+"""DocETL integration: our store under every `DSLRunner`, with one line.
+
+    import docetl_checkpoint.docetl
+    docetl_checkpoint.docetl.install()
+
+From then on every `DSLRunner` whose checkpoint store is created afterwards
+keeps its intermediates in a deduplicating `CheckpointStore` instead of
+DocETL's JSON files, and a checkpoint is reused only when its op hash matches
+and the input files it descends from are unchanged. `uninstall()` puts
+DocETL's store back; `with docetl_checkpoint.docetl.install(): ...` scopes it.
+
+DocETL is imported only by `install()`/`uninstall()`: importing this module,
+and using `CheckpointStore` directly, never needs DocETL.
+
+How it hooks in (DocETL 0.3.0): `DSLRunner.checkpoints` imports
+`docetl.checkpoint.CheckpointStore` lazily each time it builds a store, so
+replacing that attribute is enough for the runner to use ours. `install()`
+also wraps the `checkpoints` property so the store learns its runner (held
+weakly): that is how it knows the pipeline's input datasets.
+"""
+
+from __future__ import annotations
+
+import threading
+from types import TracebackType
+from typing import Any
+
+from docetl_checkpoint.docetl.folders import CONFIG_NAME, has_json_layout
+from docetl_checkpoint.docetl.store import CheckpointStore
+
+__all__ = [
+    "CONFIG_NAME",
+    "CheckpointStore",
+    "export_docetl",
+    "has_json_layout",
+    "install",
+    "is_installed",
+    "uninstall",
+]
+
+_lock = threading.Lock()
+# What install() replaced: DocETL's store class and the runner's property.
+_saved: dict[str, Any] = {}
+
+
+class Installation:
+    """Returned by `install()`; as a context manager, restores the previous state on exit."""
+
+    def __init__(self, was_installed: bool) -> None:
+        self._was_installed = was_installed
+
+    def __enter__(self) -> Installation:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if not self._was_installed:
+            uninstall()
+
+
+def is_installed() -> bool:
+    return bool(_saved)
+
+
+def install() -> Installation:
+    """Make every `DSLRunner` that builds its store from now on use `CheckpointStore`.
+
+    Idempotent. Usable as a context manager, which undoes the install on exit
+    unless it was already installed on entry. Needs DocETL (imported here).
+    """
+    import docetl.checkpoint
+    import docetl.runner
+
+    with _lock:
+        if _saved:
+            return Installation(True)
+        runner_cls = docetl.runner.DSLRunner
+        original = runner_cls.__dict__["checkpoints"]
+        if not isinstance(original, property) or original.fget is None:
+            raise RuntimeError("DSLRunner.checkpoints is not a property: unsupported DocETL")
+        fget = original.fget
+
+        def checkpoints(self: Any) -> Any:
+            store = fget(self)
+            if isinstance(store, CheckpointStore) and not store.inputs.bound:
+                store.bind_runner(self)
+            return store
+
+        _saved["store"] = docetl.checkpoint.CheckpointStore
+        _saved["property"] = original
+        docetl.checkpoint.CheckpointStore = CheckpointStore
+        runner_cls.checkpoints = property(checkpoints, doc=original.__doc__)
+        return Installation(False)
+
+
+def uninstall() -> None:
+    """Give DocETL its own store back for runners that build their store from now on.
+
+    A runner that already built one of ours keeps it until its
+    `intermediate_dir` changes. No-op when not installed.
+    """
+    import docetl.checkpoint
+    import docetl.runner
+
+    with _lock:
+        if not _saved:
+            return
+        docetl.checkpoint.CheckpointStore = _saved.pop("store")
+        docetl.runner.DSLRunner.checkpoints = _saved.pop("property")
+
+
+def export_docetl(intermediate_dir: str, dest_dir: str | None = None) -> list[str]:
+    """Write the store at `intermediate_dir` in DocETL's JSON layout (in place by default).
+
+    For switching back to DocETL's own store: every checkpoint becomes
+    `<dest>/<step>/<op>.json` and `.docetl_intermediate_config.json` records
+    its op hash, so DocETL reuses it without recomputing. Batches become
+    `<dest>/<op>_batches/batch_<i>.json`. Does not need DocETL.
+    """
+    from docetl_checkpoint.docetl.folders import export_json_layout
+    from docetl_checkpoint.manager import CheckpointManager
+
+    return export_json_layout(
+        CheckpointManager(intermediate_dir), dest_dir if dest_dir is not None else intermediate_dir
+    )

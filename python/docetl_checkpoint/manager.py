@@ -1,0 +1,245 @@
+"""`CheckpointManager`: the public API, a thin layer over the Rust store."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from docetl_checkpoint._core import Store
+
+if TYPE_CHECKING:
+    import pandas
+    import pyarrow
+
+Record = dict[str, Any]
+
+STORAGE_TYPE = "docetl-checkpoint"
+
+
+def batch_key(op: str, batch_index: int) -> tuple[str, str]:
+    """The (step, op) pair under which batch `batch_index` of `op` is stored."""
+    return f"{op}_batches", f"batch_{batch_index}"
+
+
+def iso_time(epoch_seconds: float) -> str:
+    return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
+
+
+class CheckpointManager:
+    """Saves, loads, lists and samples the checkpoints of one folder.
+
+    A checkpoint is the list of records (JSON-like dicts) one operation of one
+    pipeline step produced. `load` gives back exactly what was saved; large
+    field values are stored once per folder and shared between checkpoints.
+
+    Args:
+        intermediate_dir: the folder; it is created on the first write.
+    """
+
+    def __init__(self, intermediate_dir: str | os.PathLike[str]) -> None:
+        self.intermediate_dir = intermediate_dir
+        self._store = Store(os.fspath(intermediate_dir))
+
+    def __repr__(self) -> str:
+        return f"CheckpointManager({os.fspath(self.intermediate_dir)!r})"
+
+    # -- writing -----------------------------------------------------------
+
+    def save(
+        self,
+        step: str,
+        op: str,
+        records: list[Record],
+        *,
+        meta: dict[str, str] | None = None,
+    ) -> str:
+        """Commit `records` as checkpoint (step, op), replacing any previous one.
+
+        Returns the path `<dir>/<step>/<op>.parquet`. Raises `TypeError` for a
+        value JSON cannot carry (naming step, op, record index and key path),
+        `ValueError` for a bad name; nothing is written then.
+        """
+        return self._store.save(step, op, records, meta)
+
+    def save_batch(
+        self,
+        op: str,
+        batch_index: int,
+        records: list[Record],
+        *,
+        meta: dict[str, str] | None = None,
+    ) -> str:
+        """Commit a partial result of `op`; returns `<dir>/<op>_batches/batch_<i>.parquet`."""
+        return self._store.save_batch(op, batch_index, records, meta)
+
+    def delete(self, step: str, op: str) -> bool:
+        """Remove checkpoint (step, op); True if it existed. Its values go at `gc()`."""
+        return self._store.delete(step, op)
+
+    def delete_batches(self, op: str) -> int:
+        """Remove every batch of `op`; returns how many there were."""
+        return sum(self._store.delete(*batch_key(op, i)) for i in self.list_batches(op))
+
+    def clear(self) -> int:
+        """Remove every checkpoint and batch, then collect garbage; returns the count removed."""
+        return self._store.clear()
+
+    def gc(self) -> dict[str, int]:
+        """Remove values and files no live checkpoint references.
+
+        Returns counts: `files_removed`, `bytes_freed`, `values_removed`.
+        """
+        return self._store.gc()
+
+    # -- reading -----------------------------------------------------------
+
+    def load(self, step: str, op: str) -> list[Record] | None:
+        """The records of (step, op) exactly as saved, or None if there is none."""
+        return self._store.load(step, op)
+
+    def head(self, step: str, op: str, n: int = 10) -> list[Record] | None:
+        """The first `n` records (all when fewer), reading only what they need."""
+        return self._store.head(step, op, n)
+
+    def table(
+        self, step: str, op: str, columns: list[str] | None = None
+    ) -> pyarrow.Table | None:
+        """The checkpoint as a typed `pyarrow.Table` built in Rust (no copy)."""
+        return self._store.table(step, op, columns)
+
+    def sample(
+        self, step: str, op: str, n: int = 10, columns: list[str] | None = None
+    ) -> pyarrow.Table | None:
+        """The first `n` rows as a `pyarrow.Table`, reading only what they need."""
+        return self._store.sample(step, op, n, columns)
+
+    def to_pandas(self, step: str, op: str) -> pandas.DataFrame | None:
+        """The checkpoint as a pandas DataFrame (via `table()`)."""
+        table = self.table(step, op)
+        return None if table is None else table.to_pandas()
+
+    def load_batch(self, op: str, batch_index: int) -> list[Record] | None:
+        return self.load(*batch_key(op, batch_index))
+
+    def list_batches(self, op: str) -> list[int]:
+        """The batch indexes saved for `op`, ascending."""
+        return sorted(
+            e["batch_index"]
+            for e in self._store.entries()
+            if e["kind"] == "batch" and e["batch_of"] == op
+        )
+
+    def load_batches(self, op: str) -> list[list[Record]]:
+        """Every saved batch of `op`, in batch order."""
+        return [self.load_batch(op, i) or [] for i in self.list_batches(op)]
+
+    def list(self) -> list[tuple[str, str]]:
+        """Sorted (step, op) pairs of every checkpoint; batches are not listed."""
+        return sorted(
+            (e["step"], e["op"]) for e in self._store.entries() if e["kind"] == "checkpoint"
+        )
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Manifest entries of every live checkpoint and batch."""
+        return self._store.entries()
+
+    def info(self, step: str, op: str) -> dict[str, Any] | None:
+        """What the manifest holds about (step, op), or None."""
+        return self._store.info(step, op)
+
+    def record_hashes(self, step: str, op: str) -> list[bytes] | None:
+        """The blake3 hash of every record of (step, op), in row order."""
+        return self._store.record_hashes(step, op)
+
+    def stats(self) -> dict[str, Any]:
+        """Unique vs logical records and values, and bytes on disk."""
+        return self._store.stats()
+
+    def verify(self) -> dict[str, Any]:
+        """Check every file against its recorded checksum.
+
+        Returns `{"ok": bool, "intact": [...], "damaged": [{"step", "op", "error"}], ...}`.
+        """
+        return self._store.verify()
+
+    # -- the API of the seed design, kept for existing notebooks -------------
+
+    def save_checkpoint(self, step_name: str, operation_name: str, data: list[Record]) -> str:
+        return self.save(step_name, operation_name, data)
+
+    def load_checkpoint(self, step_name: str, operation_name: str) -> list[Record] | None:
+        return self.load(step_name, operation_name)
+
+    def save_batch_checkpoint(
+        self, operation_name: str, batch_index: int, data: list[Record]
+    ) -> str:
+        return self.save_batch(operation_name, batch_index, data)
+
+    def load_checkpoint_as_dataframe(
+        self, step_name: str, operation_name: str
+    ) -> pandas.DataFrame | None:
+        return self.to_pandas(step_name, operation_name)
+
+    def load_checkpoint_sample(
+        self, step_name: str, operation_name: str, n_rows: int = 10
+    ) -> list[Record] | None:
+        return self.head(step_name, operation_name, n_rows)
+
+    def list_checkpoints(self) -> list[tuple[str, str]]:
+        return self.list()
+
+    def get_checkpoint_info(self, step_name: str, operation_name: str) -> dict[str, Any] | None:
+        entry = self.info(step_name, operation_name)
+        if entry is None:
+            return None
+        empty = self.sample(step_name, operation_name, 0)
+        assert empty is not None  # the entry exists, so does its file
+        return {
+            "path": entry["path"],
+            "size_bytes": entry["size_bytes"],
+            "num_rows": entry["num_rows"],
+            "num_columns": len(entry["column_names"]),
+            "column_names": entry["column_names"],
+            "format": "parquet",
+            "created_at": iso_time(entry["created_at"]),
+            "storage_type": STORAGE_TYPE,
+            "schema": empty.schema,
+        }
+
+    def get_checkpoint_summary(self) -> dict[str, Any]:
+        stats = self.stats()
+        checkpoints = [
+            {
+                "step_name": e["step"],
+                "operation_name": e["op"],
+                "num_rows": e["num_rows"],
+                "created_at": iso_time(e["created_at"]),
+            }
+            for e in sorted(self._store.entries(), key=lambda e: (e["step"], e["op"]))
+            if e["kind"] == "checkpoint"
+        ]
+        return {
+            "total_checkpoints": len(checkpoints),
+            "total_size_bytes": stats["total_size_bytes"],
+            "dataset_size_bytes": stats["dataset_size_bytes"],
+            "index_size_bytes": stats["index_size_bytes"],
+            "total_rows": sum(c["num_rows"] for c in checkpoints),
+            "checkpoints": checkpoints,
+            "storage_type": STORAGE_TYPE,
+        }
+
+    def get_storage_stats(self) -> dict[str, Any]:
+        stats = self.stats()
+        unique, logical = stats["unique_records"], stats["logical_records"]
+        ratio = unique / logical if logical else 1.0
+        return {
+            "total_unique_records": unique,
+            "total_logical_records": logical,
+            "deduplication_ratio": ratio,
+            "space_saved_ratio": 1.0 - ratio,
+            "dataset_size_bytes": stats["dataset_size_bytes"],
+            "index_size_bytes": stats["index_size_bytes"],
+            "total_size_bytes": stats["total_size_bytes"],
+            "avg_record_size_bytes": stats["total_size_bytes"] / unique if unique else 0.0,
+        }

@@ -1,0 +1,229 @@
+//! The typed Arrow table `table()` hands to Python: stored typed columns pass
+//! through untouched; referenced values are gathered; nested values are built
+//! into list/struct arrays, or JSON text where they have no single type.
+
+use std::sync::Arc;
+
+use arrow_array::builder::StringBuilder;
+use arrow_array::{
+    Array, ArrayRef, BooleanArray, Float64Array, Int64Array, ListArray, NullArray, RecordBatch,
+    StringArray, StructArray,
+};
+use arrow_buffer::{NullBuffer, OffsetBuffer};
+use arrow_schema::{Field, Schema};
+
+use crate::canonical;
+use crate::error::{Error, Result};
+use crate::json_text;
+use crate::logical::LogicalType;
+use crate::store::read::Main;
+use crate::store::{CellRef, Loaded};
+use crate::value::Value;
+
+/// Builds the table of `loaded`, with only `columns` (by key) when given.
+pub fn table(loaded: &Loaded, columns: Option<&[String]>) -> Result<RecordBatch> {
+    let chosen: Vec<usize> = match columns {
+        None => (0..loaded.columns.len()).collect(),
+        Some(keys) => keys
+            .iter()
+            .map(|k| {
+                loaded
+                    .columns
+                    .iter()
+                    .position(|c| &c.key == k)
+                    .ok_or_else(|| {
+                        Error::InvalidValue(format!(
+                            "checkpoint {}/{} has no column {k:?}",
+                            loaded.entry.step, loaded.entry.op
+                        ))
+                    })
+            })
+            .collect::<Result<_>>()?,
+    };
+    let mut fields = Vec::with_capacity(chosen.len());
+    let mut arrays = Vec::with_capacity(chosen.len());
+    for &col in &chosen {
+        let logical = &loaded.meta.columns[col].logical;
+        let array = column_array(loaded, col, logical)?;
+        fields.push(Field::new(
+            loaded.columns[col].key.clone(),
+            array.data_type().clone(),
+            true,
+        ));
+        arrays.push(array);
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(loaded.num_rows()));
+    RecordBatch::try_new_with_options(schema, arrays, &options)
+        .map_err(|e| Error::InvalidValue(format!("building table: {e}")))
+}
+
+fn column_array(loaded: &Loaded, col: usize, logical: &LogicalType) -> Result<ArrayRef> {
+    let column = &loaded.columns[col];
+    let rows = loaded.num_rows();
+    if column.refs.is_none() {
+        // typed columns without references are the decoded Parquet arrays themselves
+        match (&column.main, logical) {
+            (Main::Bool(a), LogicalType::Bool) => return Ok(Arc::new(a.clone()) as ArrayRef),
+            (Main::Int(a), LogicalType::Int) => return Ok(Arc::new(a.clone())),
+            (Main::Float(a), LogicalType::Float) => return Ok(Arc::new(a.clone())),
+            (Main::Str(a), LogicalType::Str) => return Ok(Arc::new(a.clone())),
+            _ => {}
+        }
+    }
+    match logical {
+        LogicalType::Null => Ok(Arc::new(NullArray::new(rows))),
+        LogicalType::Str => {
+            let mut total = 0usize;
+            for row in 0..rows {
+                if let CellRef::Str(s) = loaded.cell(col, row)? {
+                    total += s.len();
+                }
+            }
+            let mut b = StringBuilder::with_capacity(rows, total);
+            for row in 0..rows {
+                match loaded.cell(col, row)? {
+                    CellRef::Str(s) => b.append_value(s),
+                    _ => b.append_null(),
+                }
+            }
+            Ok(Arc::new(b.finish()))
+        }
+        _ => {
+            let values = (0..rows)
+                .map(|row| cell_value(loaded.cell(col, row)?))
+                .collect::<Result<Vec<_>>>()?;
+            build(
+                logical,
+                &values.iter().map(|v| v.as_ref()).collect::<Vec<_>>(),
+            )
+        }
+    }
+}
+
+/// A cell as a `Value` (None for null).
+pub fn cell_value(cell: CellRef) -> Result<Option<Value>> {
+    Ok(match cell {
+        CellRef::Null => None,
+        CellRef::Bool(b) => Some(Value::Bool(b)),
+        CellRef::Int(n) => Some(Value::Int(n)),
+        CellRef::Float(f) => Some(Value::Float(f)),
+        CellRef::Str(s) => Some(Value::str(s)),
+        CellRef::Canonical(bytes) => match canonical::decode(bytes)? {
+            Value::Null => None,
+            v => Some(v),
+        },
+    })
+}
+
+/// Builds an array of `logical` type from values that fit it (None = null).
+fn build(logical: &LogicalType, values: &[Option<&Value>]) -> Result<ArrayRef> {
+    Ok(match logical {
+        LogicalType::Null => Arc::new(NullArray::new(values.len())),
+        LogicalType::Bool => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Some(Value::Bool(b)) => Some(*b),
+                    _ => None,
+                })
+                .collect::<BooleanArray>(),
+        ),
+        LogicalType::Int => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Some(Value::Int(n)) => Some(*n),
+                    _ => None,
+                })
+                .collect::<Int64Array>(),
+        ),
+        LogicalType::Float => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Some(Value::Float(f)) => Some(*f),
+                    _ => None,
+                })
+                .collect::<Float64Array>(),
+        ),
+        LogicalType::Str => Arc::new(
+            values
+                .iter()
+                .map(|v| match v {
+                    Some(Value::Str(s)) => Some(&**s),
+                    _ => None,
+                })
+                .collect::<StringArray>(),
+        ),
+        LogicalType::Json => Arc::new(
+            values
+                .iter()
+                .map(|v| {
+                    v.filter(|v| !matches!(v, Value::Null))
+                        .map(json_text::to_json)
+                })
+                .collect::<StringArray>(),
+        ),
+        LogicalType::List { item } => {
+            let mut offsets = Vec::with_capacity(values.len() + 1);
+            offsets.push(0i32);
+            let mut children: Vec<Option<&Value>> = Vec::new();
+            let mut valid = Vec::with_capacity(values.len());
+            for v in values {
+                if let Some(Value::List(items)) = v {
+                    children.extend(
+                        items
+                            .iter()
+                            .map(|x| (!matches!(x, Value::Null)).then_some(x)),
+                    );
+                    valid.push(true);
+                } else {
+                    valid.push(false);
+                }
+                let end = i32::try_from(children.len())
+                    .map_err(|_| Error::InvalidValue("list column too large".into()))?;
+                offsets.push(end);
+            }
+            let child = build(item, &children)?;
+            let field = Arc::new(Field::new("item", child.data_type().clone(), true));
+            Arc::new(
+                ListArray::try_new(
+                    field,
+                    OffsetBuffer::new(offsets.into()),
+                    child,
+                    Some(NullBuffer::from(valid)),
+                )
+                .map_err(|e| Error::InvalidValue(e.to_string()))?,
+            )
+        }
+        LogicalType::Struct { fields } => {
+            let mut arrays = Vec::with_capacity(fields.len());
+            let mut arrow_fields = Vec::with_capacity(fields.len());
+            for (i, (name, t)) in fields.iter().enumerate() {
+                let child: Vec<Option<&Value>> = values
+                    .iter()
+                    .map(|v| match v {
+                        Some(Value::Object(kv)) => kv
+                            .get(i)
+                            .map(|(_, x)| x)
+                            .filter(|x| !matches!(x, Value::Null)),
+                        _ => None,
+                    })
+                    .collect();
+                let array = build(t, &child)?;
+                arrow_fields.push(Field::new(name, array.data_type().clone(), true));
+                arrays.push(array);
+            }
+            let valid: NullBuffer = values
+                .iter()
+                .map(|v| matches!(v, Some(Value::Object(_))))
+                .collect::<Vec<_>>()
+                .into();
+            Arc::new(
+                StructArray::try_new(arrow_fields.into(), arrays, Some(valid))
+                    .map_err(|e| Error::InvalidValue(e.to_string()))?,
+            )
+        }
+    })
+}

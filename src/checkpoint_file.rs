@@ -1,0 +1,260 @@
+//! The Parquet file of one checkpoint: a column per top-level key, typed where
+//! the values allow, value ids where a value lives in the value store, plus
+//! each record's hash and key order (shape).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::builder::{
+    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt64Builder,
+};
+use arrow_array::{ArrayRef, FixedSizeBinaryArray, RecordBatch, UInt32Array};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::basic::Encoding;
+use parquet::schema::types::ColumnPath;
+use serde::{Deserialize, Serialize};
+
+use crate::canonical;
+use crate::encode::{Cell, ColumnKind, Encoded, EncodedColumn};
+use crate::error::{Error, Result};
+use crate::logical::LogicalType;
+use crate::parquet_io;
+use crate::value::Value;
+
+/// Schema metadata key holding `FileMeta` as JSON.
+pub const META_KEY: &str = "docetl_checkpoint";
+pub const FORMAT_VERSION: u32 = 1;
+pub const RECORD_HASH_FIELD: &str = "__record_hash";
+pub const SHAPE_FIELD: &str = "__shape";
+/// Rows per row group: `sample(n)` decodes only the first group(s).
+pub const ROW_GROUP_ROWS: usize = 2048;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ColumnMeta {
+    pub key: String,
+    pub kind: ColumnKind,
+    pub logical: LogicalType,
+    /// Field index of the inline values.
+    pub main: usize,
+    /// Field index of the value ids, when some values are in the value store.
+    pub refs: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct FileMeta {
+    pub format: u32,
+    pub columns: Vec<ColumnMeta>,
+    /// Key orders as column indexes; the shape column indexes this list.
+    pub shapes: Vec<Vec<u32>>,
+}
+
+/// Builds the checkpoint file; `ids[i]` is the value id of `encoded.large[i]`.
+pub fn write(encoded: &Encoded, ids: &[u64]) -> Result<Vec<u8>> {
+    let mut fields = vec![
+        Field::new(RECORD_HASH_FIELD, DataType::FixedSizeBinary(32), false),
+        Field::new(SHAPE_FIELD, DataType::UInt32, false),
+    ];
+    let hashes = FixedSizeBinaryArray::try_from_iter(encoded.record_hashes.iter())
+        .map_err(|e| Error::InvalidValue(e.to_string()))?;
+    let mut arrays: Vec<ArrayRef> = vec![
+        Arc::new(hashes),
+        Arc::new(UInt32Array::from(encoded.row_shapes.clone())),
+    ];
+    let mut names = Names::default();
+    let mut columns = Vec::with_capacity(encoded.columns.len());
+    let mut props = parquet_io::base_properties()
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .set_column_dictionary_enabled(ColumnPath::from(RECORD_HASH_FIELD), false)
+        .set_column_statistics_enabled(
+            ColumnPath::from(RECORD_HASH_FIELD),
+            parquet::file::properties::EnabledStatistics::None,
+        );
+    for (index, column) in encoded.columns.iter().enumerate() {
+        let main_name = names.unique(&column.key, index, "");
+        fields.push(Field::new(&main_name, main_type(column.kind), true));
+        arrays.push(main_array(column));
+        let main = fields.len() - 1;
+        let refs = if column.has_large {
+            let ref_name = names.unique(&format!("{}#ref", column.key), index, "_ref");
+            // ids rise through a checkpoint: delta encoding keeps a reference to ~1 byte
+            props = props
+                .set_column_dictionary_enabled(ColumnPath::from(ref_name.as_str()), false)
+                .set_column_encoding(
+                    ColumnPath::from(ref_name.as_str()),
+                    Encoding::DELTA_BINARY_PACKED,
+                );
+            fields.push(Field::new(&ref_name, DataType::UInt64, true));
+            arrays.push(ref_array(column, ids));
+            Some(fields.len() - 1)
+        } else {
+            None
+        };
+        columns.push(ColumnMeta {
+            key: column.key.to_string(),
+            kind: column.kind,
+            logical: column.logical.clone(),
+            main,
+            refs,
+        });
+    }
+    let meta = FileMeta {
+        format: FORMAT_VERSION,
+        columns,
+        shapes: encoded.shapes.clone(),
+    };
+    let meta_json = serde_json::to_string(&meta).map_err(|e| Error::InvalidValue(e.to_string()))?;
+    let schema = Schema::new(fields).with_metadata([(META_KEY.to_string(), meta_json)].into());
+    let batch = RecordBatch::try_new(Arc::new(schema), arrays)
+        .map_err(|e| Error::InvalidValue(format!("building checkpoint batch: {e}")))?;
+    parquet_io::encode(&batch, props)
+}
+
+/// Unique Parquet field names: the key itself where possible, for people who open the file.
+#[derive(Default)]
+struct Names(HashSet<String>);
+
+impl Names {
+    fn unique(&mut self, wanted: &str, index: usize, suffix: &str) -> String {
+        let reserved = wanted == RECORD_HASH_FIELD || wanted == SHAPE_FIELD || wanted.is_empty();
+        let mut name = if reserved {
+            format!("__c{index}{suffix}")
+        } else {
+            wanted.to_string()
+        };
+        while self.0.contains(&name) {
+            name = format!("__c{index}{suffix}_{}", self.0.len());
+        }
+        self.0.insert(name.clone());
+        name
+    }
+}
+
+fn main_type(kind: ColumnKind) -> DataType {
+    match kind {
+        ColumnKind::Bool => DataType::Boolean,
+        ColumnKind::Int => DataType::Int64,
+        ColumnKind::Float => DataType::Float64,
+        ColumnKind::Str => DataType::Utf8,
+        ColumnKind::Json => DataType::Binary,
+    }
+}
+
+fn inline<'a>(cell: &Cell<'a>) -> Option<&'a Value> {
+    match cell {
+        Cell::Inline(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn main_array(column: &EncodedColumn) -> ArrayRef {
+    let cells = &column.cells;
+    match column.kind {
+        ColumnKind::Bool => {
+            let mut b = BooleanBuilder::with_capacity(cells.len());
+            cells.iter().for_each(|c| {
+                b.append_option(match inline(c) {
+                    Some(Value::Bool(x)) => Some(*x),
+                    _ => None,
+                })
+            });
+            Arc::new(b.finish())
+        }
+        ColumnKind::Int => {
+            let mut b = Int64Builder::with_capacity(cells.len());
+            cells.iter().for_each(|c| {
+                b.append_option(match inline(c) {
+                    Some(Value::Int(x)) => Some(*x),
+                    _ => None,
+                })
+            });
+            Arc::new(b.finish())
+        }
+        ColumnKind::Float => {
+            let mut b = Float64Builder::with_capacity(cells.len());
+            cells.iter().for_each(|c| {
+                b.append_option(match inline(c) {
+                    Some(Value::Float(x)) => Some(*x),
+                    _ => None,
+                })
+            });
+            Arc::new(b.finish())
+        }
+        ColumnKind::Str => {
+            let mut b = StringBuilder::with_capacity(cells.len(), 0);
+            cells.iter().for_each(|c| {
+                b.append_option(match inline(c) {
+                    Some(Value::Str(s)) => Some(&**s),
+                    _ => None,
+                })
+            });
+            Arc::new(b.finish())
+        }
+        ColumnKind::Json => {
+            let mut b = BinaryBuilder::with_capacity(cells.len(), 0);
+            let mut buf = Vec::new();
+            for cell in cells {
+                match inline(cell) {
+                    Some(v) => {
+                        buf.clear();
+                        canonical::encode_into(v, &mut buf);
+                        b.append_value(&buf);
+                    }
+                    None => b.append_null(),
+                }
+            }
+            Arc::new(b.finish())
+        }
+    }
+}
+
+fn ref_array(column: &EncodedColumn, ids: &[u64]) -> ArrayRef {
+    let mut b = UInt64Builder::with_capacity(column.cells.len());
+    for cell in &column.cells {
+        b.append_option(match cell {
+            Cell::Large(i) => ids.get(*i as usize).copied(),
+            _ => None,
+        });
+    }
+    Arc::new(b.finish())
+}
+
+/// The layout metadata of a decoded checkpoint file, checked against its fields.
+pub fn file_meta(path: &Path, schema: &Schema) -> Result<FileMeta> {
+    let json = schema
+        .metadata()
+        .get(META_KEY)
+        .ok_or_else(|| Error::corrupt(path, "not a docetl-checkpoint file (no layout metadata)"))?;
+    let meta: FileMeta = serde_json::from_str(json)
+        .map_err(|e| Error::corrupt(path, format!("layout metadata: {e}")))?;
+    let n = schema.fields().len();
+    let expected = |i: usize, kind: ColumnKind| {
+        schema
+            .fields()
+            .get(i)
+            .map(|f| f.data_type() == &main_type(kind))
+            .unwrap_or(false)
+    };
+    for c in &meta.columns {
+        let refs_ok = c
+            .refs
+            .is_none_or(|r| r < n && schema.field(r).data_type() == &DataType::UInt64);
+        if !expected(c.main, c.kind) || !refs_ok {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "layout metadata does not match the columns of key {:?}",
+                    c.key
+                ),
+            ));
+        }
+    }
+    let ncols = meta.columns.len() as u32;
+    if meta.shapes.iter().flatten().any(|&c| c >= ncols) || n < 2 {
+        return Err(Error::corrupt(
+            path,
+            "layout metadata names columns the file lacks",
+        ));
+    }
+    Ok(meta)
+}

@@ -1,0 +1,133 @@
+//! Durable file operations: fsynced writes, atomic replace, the writer lock.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::error::{IoContext, Result};
+
+/// Marker in the names of files being written; gc removes leftovers with it.
+pub const TEMP_MARK: &str = ".tmp-";
+
+/// A name no other writer (thread, process) will pick: pid, time, counter.
+pub fn unique_suffix() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let mut h = blake3::Hasher::new();
+    h.update(&std::process::id().to_le_bytes());
+    h.update(&nanos.to_le_bytes());
+    h.update(&COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
+    h.update(format!("{:?}", std::thread::current().id()).as_bytes());
+    h.finalize().to_hex()[..16].to_string()
+}
+
+pub fn now_seconds() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+/// Writes a new file and fsyncs it. Used for immutable files with unique names:
+/// a crash leaves at most an unreferenced file, which gc removes.
+pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .at("create", path)?;
+    file.write_all(bytes).at("write", path)?;
+    file.sync_all().at("fsync", path)
+}
+
+/// Replaces `path` with `bytes` atomically: temp file, fsync, rename, fsync folder.
+pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_path(path);
+    let result = write_synced(&tmp, bytes).and_then(|_| fs::rename(&tmp, path).at("rename", path));
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result?;
+    sync_dir(parent(path))
+}
+
+/// Points `link` at `target`'s inode (hardlink), replacing what `link` was.
+pub fn link_replace(target: &Path, link: &Path) -> Result<()> {
+    let tmp = temp_path(link);
+    if fs::hard_link(target, &tmp).is_err() {
+        // filesystems without hardlinks get a copy: same bytes, more space
+        fs::copy(target, &tmp).at("copy", &tmp)?;
+    }
+    let result = fs::rename(&tmp, link).at("rename", link);
+    if result.is_err() {
+        let _ = fs::remove_file(&tmp);
+    }
+    result
+}
+
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    parent(path).join(format!(".{name}{TEMP_MARK}{}", unique_suffix()))
+}
+
+fn parent(path: &Path) -> &Path {
+    path.parent().unwrap_or(Path::new("."))
+}
+
+/// Makes directory entries (new files, renames) durable.
+pub fn sync_dir(dir: &Path) -> Result<()> {
+    File::open(dir).at("open", dir)?.sync_all().at("fsync", dir)
+}
+
+/// Creates `dir` (and parents), fsyncing each new level's parent.
+pub fn create_dir_synced(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(p) = dir.parent() {
+        if !p.as_os_str().is_empty() {
+            create_dir_synced(p)?;
+        }
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => sync_dir(parent(dir)),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(crate::error::Error::io("create folder", dir, e)),
+    }
+}
+
+/// The advisory lock serializing writers of one store (threads and processes).
+pub struct WriterLock {
+    _file: File,
+}
+
+impl WriterLock {
+    pub fn acquire(path: &Path) -> Result<WriterLock> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .at("open lock", path)?;
+        file.lock().at("lock", path)?;
+        Ok(WriterLock { _file: file })
+    }
+}
+
+/// Removes a file; a file already gone is fine.
+pub fn remove_if_exists(path: &Path) -> Result<bool> {
+    match fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(crate::error::Error::io("remove", path, e)),
+    }
+}

@@ -1,0 +1,22 @@
+//! docetl-checkpoint: a deduplicating, crash-safe checkpoint store for DocETL.
+//!
+//! The core (everything but `python`) has no PyO3 types: `cargo test` covers
+//! encoding, hashing, layout and commits without an interpreter.
+
+pub mod arrow_out;
+pub mod canonical;
+pub mod checkpoint_file;
+pub mod encode;
+pub mod error;
+pub mod fsio;
+pub mod json_text;
+pub mod logical;
+pub mod manifest;
+pub mod names;
+pub mod parquet_io;
+pub mod segment;
+pub mod store;
+pub mod value;
+
+#[cfg(feature = "python")]
+mod python;

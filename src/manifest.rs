@@ -1,0 +1,148 @@
+//! The manifest: the one small file naming every live checkpoint and value
+//! segment. Replacing it atomically is what commits a save, delete or gc.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::fsio;
+
+pub const FORMAT: &str = "docetl-checkpoint/1";
+const CHECKSUM_PREFIX: &str = "blake3:";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    Checkpoint,
+    Batch,
+}
+
+/// One live checkpoint (or batch).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Entry {
+    pub step: String,
+    pub op: String,
+    pub kind: EntryKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_index: Option<u64>,
+    /// Data file, relative to the store folder.
+    pub file: String,
+    pub bytes: u64,
+    /// blake3 of the data file.
+    pub checksum: String,
+    pub num_rows: u64,
+    pub columns: Vec<String>,
+    pub logical_bytes: u64,
+    pub value_refs: u64,
+    /// blake3 over the record hashes: equal digests, equal records.
+    pub records_digest: String,
+    pub created_at: f64,
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
+}
+
+/// One value segment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Segment {
+    pub file: String,
+    pub bytes: u64,
+    pub checksum: String,
+    pub min_id: u64,
+    pub max_id: u64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub generation: u64,
+    pub next_value_id: u64,
+    pub entries: Vec<Entry>,
+    pub segments: Vec<Segment>,
+}
+
+impl Default for Manifest {
+    fn default() -> Self {
+        Manifest {
+            format: FORMAT.to_string(),
+            generation: 0,
+            next_value_id: 0,
+            entries: Vec::new(),
+            segments: Vec::new(),
+        }
+    }
+}
+
+impl Manifest {
+    /// Reads the manifest; a store without one is empty (generation 0).
+    pub fn load(path: &Path) -> Result<Manifest> {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
+            Err(e) => return Err(Error::io("read", path, e)),
+        };
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::corrupt(path, "manifest is not UTF-8"))?;
+        let (body, trailer) = text
+            .trim_end_matches('\n')
+            .rsplit_once('\n')
+            .ok_or_else(|| Error::corrupt(path, "manifest has no checksum line"))?;
+        let expected = trailer
+            .strip_prefix(CHECKSUM_PREFIX)
+            .ok_or_else(|| Error::corrupt(path, "manifest has no checksum line"))?;
+        if blake3::hash(body.as_bytes()).to_hex().as_str() != expected {
+            return Err(Error::corrupt(path, "manifest does not match its checksum"));
+        }
+        let manifest: Manifest = serde_json::from_str(body)
+            .map_err(|e| Error::corrupt(path, format!("manifest: {e}")))?;
+        if manifest.format != FORMAT {
+            return Err(Error::corrupt(
+                path,
+                format!("unknown manifest format {:?}", manifest.format),
+            ));
+        }
+        Ok(manifest)
+    }
+
+    /// Commits this manifest as the next generation (atomic replace).
+    pub fn commit(&mut self, path: &Path) -> Result<()> {
+        self.generation += 1;
+        self.entries
+            .sort_by(|a, b| (&a.step, &a.op).cmp(&(&b.step, &b.op)));
+        let body = serde_json::to_string(self).map_err(|e| Error::InvalidValue(e.to_string()))?;
+        let text = format!(
+            "{body}\n{CHECKSUM_PREFIX}{}\n",
+            blake3::hash(body.as_bytes()).to_hex()
+        );
+        fsio::replace_atomic(path, text.as_bytes())
+    }
+
+    pub fn find(&self, step: &str, op: &str) -> Option<&Entry> {
+        self.entries.iter().find(|e| e.step == step && e.op == op)
+    }
+
+    /// Segments whose id range may hold one of `ids` (ascending).
+    pub fn segments_for<'a>(
+        &'a self,
+        ids: &'a [u64],
+    ) -> impl Iterator<Item = (&'a Segment, &'a [u64])> {
+        self.segments.iter().filter_map(move |s| {
+            let lo = ids.partition_point(|&id| id < s.min_id);
+            let hi = ids.partition_point(|&id| id <= s.max_id);
+            (lo < hi).then(|| (s, &ids[lo..hi]))
+        })
+    }
+}
+
+/// Size of a file on disk, 0 if it is gone.
+pub fn file_size(path: &Path) -> Result<u64> {
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.len()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(e).at("stat", path),
+    }
+}

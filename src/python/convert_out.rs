@@ -1,0 +1,77 @@
+//! Stored checkpoints -> Python objects, built straight from the Arrow arrays.
+//! A large string shared by many rows becomes one shared Python `str`.
+
+use std::collections::HashMap;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString};
+
+use crate::canonical;
+use crate::store::{CellRef, Loaded};
+use crate::value::Value;
+
+pub fn records<'py>(py: Python<'py>, loaded: &Loaded) -> PyResult<Bound<'py, PyList>> {
+    let keys: Vec<Bound<'py, PyString>> = loaded
+        .columns
+        .iter()
+        .map(|c| PyString::new(py, &c.key))
+        .collect();
+    let mut shared: HashMap<u64, Bound<'py, PyString>> = HashMap::new();
+    let rows = (0..loaded.num_rows())
+        .map(|row| {
+            let dict = PyDict::new(py);
+            for &col in loaded.shape(row) {
+                let col = col as usize;
+                let value = match (loaded.value_id(col, row), loaded.cell(col, row)?) {
+                    (Some(id), CellRef::Str(s)) => shared
+                        .entry(id)
+                        .or_insert_with(|| PyString::new(py, s))
+                        .clone()
+                        .into_any(),
+                    (_, cell) => cell_to_py(py, cell)?,
+                };
+                dict.set_item(&keys[col], value)?;
+            }
+            Ok(dict)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    PyList::new(py, rows)
+}
+
+fn cell_to_py<'py>(py: Python<'py>, cell: CellRef) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match cell {
+        CellRef::Null => py.None().into_bound(py),
+        CellRef::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        CellRef::Int(n) => n.into_pyobject(py)?.into_any(),
+        CellRef::Float(f) => PyFloat::new(py, f).into_any(),
+        CellRef::Str(s) => PyString::new(py, s).into_any(),
+        // nested values are decoded fresh for each row: Python code may mutate them
+        CellRef::Canonical(bytes) => value_to_py(py, &canonical::decode(bytes)?)?,
+    })
+}
+
+pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Value::Null => py.None().into_bound(py),
+        Value::Bool(b) => b.into_pyobject(py)?.to_owned().into_any(),
+        Value::Int(n) => n.into_pyobject(py)?.into_any(),
+        Value::BigInt(digits) => py.get_type::<PyInt>().call1((&**digits,))?,
+        Value::Float(f) => PyFloat::new(py, *f).into_any(),
+        Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::List(items) => PyList::new(
+            py,
+            items
+                .iter()
+                .map(|v| value_to_py(py, v))
+                .collect::<PyResult<Vec<_>>>()?,
+        )?
+        .into_any(),
+        Value::Object(fields) => {
+            let dict = PyDict::new(py);
+            for (k, v) in fields {
+                dict.set_item(PyString::new(py, k), value_to_py(py, v)?)?;
+            }
+            dict.into_any()
+        }
+    })
+}

@@ -1,0 +1,36 @@
+//! The PyO3 binding layer: converts between Python objects and the core.
+
+mod convert_in;
+mod convert_out;
+mod errors;
+mod store;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+pub fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    let py = m.py();
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add_class::<store::Store>()?;
+    m.add("CheckpointError", py.get_type::<errors::CheckpointError>())?;
+    m.add(
+        "CorruptCheckpointError",
+        py.get_type::<errors::CorruptCheckpointError>(),
+    )?;
+    m.add_function(wrap_pyfunction!(canonical_hash, m)?)?;
+    Ok(())
+}
+
+/// blake3 of a JSON-like value's canonical encoding (see docs/format.md).
+#[pyfunction]
+fn canonical_hash<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let wrapped = pyo3::types::PyList::new(py, [pyo3::types::PyDict::new(py)])?;
+    wrapped.get_item(0)?.set_item("v", value)?;
+    let records =
+        convert_in::Converter::new("canonical_hash", "value").records(wrapped.as_any())?;
+    let hash = crate::canonical::hash_value(&records[0][0].1);
+    Ok(pyo3::types::PyBytes::new(py, &hash))
+}

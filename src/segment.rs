@@ -1,0 +1,257 @@
+//! Value segments: immutable Parquet files of content-addressed large values,
+//! one row per value (id, blake3 hash, kind, bytes), ids ascending.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{UInt64Type, UInt8Type};
+use arrow_array::{
+    Array as _, ArrayRef, FixedSizeBinaryArray, LargeBinaryArray, RecordBatch, UInt64Array,
+    UInt8Array,
+};
+use arrow_schema::{DataType, Field, Schema};
+use parquet::file::statistics::Statistics;
+use parquet::schema::types::ColumnPath;
+
+use crate::canonical::{self, Hash};
+use crate::encode::{LargeValue, ValueKind};
+use crate::error::{DecodeContext, Error, Result};
+use crate::parquet_io::{self, ReadPlan};
+
+const ID: usize = 0;
+const HASH: usize = 1;
+const KIND: usize = 2;
+const DATA: usize = 3;
+/// Uncompressed bytes per row group: a sample fetches about this much per value it needs.
+pub const ROW_GROUP_BYTES: usize = 1 << 20;
+
+fn schema() -> Arc<Schema> {
+    Arc::new(Schema::new(vec![
+        Field::new("id", DataType::UInt64, false),
+        Field::new("hash", DataType::FixedSizeBinary(32), false),
+        Field::new("kind", DataType::UInt8, false),
+        Field::new("data", DataType::LargeBinary, false),
+    ]))
+}
+
+/// Encodes values with their ids (ascending) as a segment file.
+pub fn write(values: &[(u64, &LargeValue)]) -> Result<Vec<u8>> {
+    let ids = UInt64Array::from_iter_values(values.iter().map(|(id, _)| *id));
+    let hashes = FixedSizeBinaryArray::try_from_iter(values.iter().map(|(_, v)| v.hash))
+        .map_err(|e| Error::InvalidValue(e.to_string()))?;
+    let kinds = UInt8Array::from_iter_values(values.iter().map(|(_, v)| v.kind as u8));
+    let data = LargeBinaryArray::from_iter_values(values.iter().map(|(_, v)| v.data.as_bytes()));
+    let arrays: Vec<ArrayRef> = vec![
+        Arc::new(ids),
+        Arc::new(hashes),
+        Arc::new(kinds),
+        Arc::new(data),
+    ];
+    let batch =
+        RecordBatch::try_new(schema(), arrays).map_err(|e| Error::InvalidValue(e.to_string()))?;
+    parquet_io::encode(&batch, properties())
+}
+
+fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
+    use parquet::file::properties::EnabledStatistics;
+    parquet_io::base_properties()
+        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
+        .set_dictionary_enabled(false)
+        .set_column_encoding(
+            ColumnPath::from("id"),
+            parquet::basic::Encoding::DELTA_BINARY_PACKED,
+        )
+        .set_column_statistics_enabled(ColumnPath::from("hash"), EnabledStatistics::None)
+        .set_column_statistics_enabled(ColumnPath::from("data"), EnabledStatistics::None)
+}
+
+/// The hash of a stored value, recomputed from its bytes.
+pub fn hash_of(kind: ValueKind, data: &[u8]) -> Hash {
+    match kind {
+        ValueKind::Str => {
+            let mut prefix = vec![canonical::TAG_STR];
+            canonical::put_varint(&mut prefix, data.len() as u64);
+            let mut h = blake3::Hasher::new();
+            h.update(&prefix);
+            h.update(data);
+            *h.finalize().as_bytes()
+        }
+        ValueKind::Canonical => canonical::hash_encoded(data),
+    }
+}
+
+/// Every (hash, id) of a segment, for the save-time dedup index.
+pub fn read_index(path: &Path) -> Result<Vec<(Hash, u64)>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let plan = ReadPlan {
+        columns: Some(vec![ID, HASH]),
+        ..Default::default()
+    };
+    let batch = parquet_io::decode(path, file, None, plan)?;
+    let ids = column::<UInt64Type>(path, &batch, 0)?;
+    let hashes = batch
+        .column(1)
+        .as_fixed_size_binary_opt()
+        .ok_or_else(|| Error::corrupt(path, "hash column"))?;
+    check_ascending(path, ids.values())?;
+    Ok((0..batch.num_rows())
+        .map(|i| {
+            let mut h = [0u8; 32];
+            h.copy_from_slice(hashes.value(i));
+            (h, ids.value(i))
+        })
+        .collect())
+}
+
+fn column<'a, T: arrow_array::types::ArrowPrimitiveType>(
+    path: &Path,
+    batch: &'a RecordBatch,
+    i: usize,
+) -> Result<&'a arrow_array::PrimitiveArray<T>> {
+    batch
+        .column(i)
+        .as_primitive_opt::<T>()
+        .ok_or_else(|| Error::corrupt(path, "unexpected column type"))
+}
+
+fn check_ascending(path: &Path, ids: &[u64]) -> Result<()> {
+    if ids.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(Error::corrupt(path, "value ids are not ascending"));
+    }
+    Ok(())
+}
+
+/// Values read from one segment, verified against their hashes.
+pub struct SegmentValues {
+    kinds: UInt8Array,
+    data: LargeBinaryArray,
+}
+
+/// Values gathered from many segments, by id.
+#[derive(Default)]
+pub struct ValueTable {
+    parts: Vec<SegmentValues>,
+    index: HashMap<u64, (u32, u32)>,
+}
+
+impl ValueTable {
+    pub fn get(&self, id: u64) -> Option<(ValueKind, &[u8])> {
+        let &(part, row) = self.index.get(&id)?;
+        let seg = &self.parts[part as usize];
+        let kind = ValueKind::from_u8(seg.kinds.value(row as usize))?;
+        Some((kind, seg.data.value(row as usize)))
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Reads the `wanted` ids (ascending) of one segment into the table,
+    /// decoding only the row groups whose id range holds one of them.
+    pub fn read_segment(&mut self, path: &Path, wanted: &[u64]) -> Result<()> {
+        let (file, meta) = parquet_io::open_metadata(path)?;
+        let groups = row_groups_holding(meta.metadata(), wanted);
+        let plan = ReadPlan {
+            row_groups: Some(groups),
+            ..Default::default()
+        };
+        let batch = parquet_io::decode(path, file, Some(meta), plan)?;
+        let ids = column::<UInt64Type>(path, &batch, ID)?;
+        check_ascending(path, ids.values())?;
+        let hashes = batch
+            .column(HASH)
+            .as_fixed_size_binary_opt()
+            .ok_or_else(|| Error::corrupt(path, "hash column"))?;
+        let kinds = column::<UInt8Type>(path, &batch, KIND)?.clone();
+        let data = batch
+            .column(DATA)
+            .as_binary_opt::<i64>()
+            .ok_or_else(|| Error::corrupt(path, "data column"))?
+            .clone();
+        let part = self.parts.len() as u32;
+        for &id in wanted {
+            let Ok(row) = ids.values().binary_search(&id) else {
+                continue;
+            };
+            let kind = ValueKind::from_u8(kinds.value(row))
+                .ok_or_else(|| Error::corrupt(path, format!("value {id} has an unknown kind")))?;
+            if hash_of(kind, data.value(row)) != hashes.value(row) {
+                return Err(Error::corrupt(
+                    path,
+                    format!("value {id} does not match its hash"),
+                ));
+            }
+            if kind == ValueKind::Str && std::str::from_utf8(data.value(row)).is_err() {
+                return Err(Error::corrupt(path, format!("value {id} is not UTF-8")));
+            }
+            self.index.insert(id, (part, row as u32));
+        }
+        self.parts.push(SegmentValues { kinds, data });
+        Ok(())
+    }
+}
+
+/// Row groups whose id statistics cover at least one wanted id (all if stats are missing).
+fn row_groups_holding(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    wanted: &[u64],
+) -> Vec<usize> {
+    (0..meta.num_row_groups())
+        .filter(|&g| match meta.row_group(g).column(ID).statistics() {
+            Some(Statistics::Int64(s)) => match (s.min_opt(), s.max_opt()) {
+                (Some(&lo), Some(&hi)) => {
+                    let (lo, hi) = (lo as u64, hi as u64);
+                    let start = wanted.partition_point(|&id| id < lo);
+                    wanted.get(start).is_some_and(|&id| id <= hi)
+                }
+                _ => true,
+            },
+            _ => true,
+        })
+        .collect()
+}
+
+/// Reads the ids column of a whole segment (for gc's liveness pass).
+pub fn read_ids(path: &Path) -> Result<Vec<u64>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+    let plan = ReadPlan {
+        columns: Some(vec![ID]),
+        ..Default::default()
+    };
+    let batch = parquet_io::decode(path, file, None, plan)?;
+    let ids = column::<UInt64Type>(path, &batch, 0)?;
+    check_ascending(path, ids.values())?;
+    Ok(ids.values().to_vec())
+}
+
+/// Decodes a whole segment, for gc rewrites: (ids, hashes, kinds, data).
+pub fn read_full(path: &Path) -> Result<RecordBatch> {
+    let bytes = parquet_io::read_all(path)?;
+    let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
+    if batch.schema().fields().len() != 4
+        || batch.column(DATA).data_type() != &DataType::LargeBinary
+    {
+        return Err(Error::corrupt(path, "not a value segment"));
+    }
+    Ok(batch)
+}
+
+/// The rows of a decoded segment whose ids are live, as a new segment file.
+pub fn rewrite_live(
+    path: &Path,
+    batch: &RecordBatch,
+    live: &dyn Fn(u64) -> bool,
+) -> Result<(Vec<u8>, usize)> {
+    let ids = column::<UInt64Type>(path, batch, ID)?;
+    let keep: arrow_array::BooleanArray = ids.values().iter().map(|&id| Some(live(id))).collect();
+    let kept = arrow_select::filter::filter_record_batch(batch, &keep).decoding(path)?;
+    let n = kept.num_rows();
+    let kept = RecordBatch::try_new(schema(), kept.columns().to_vec()).decoding(path)?;
+    Ok((parquet_io::encode(&kept, properties())?, n))
+}

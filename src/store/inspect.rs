@@ -1,0 +1,143 @@
+//! Whole-store questions: what it holds and weighs (stats), and whether every
+//! file still matches its checksum (verify).
+
+use std::collections::HashSet;
+
+use arrow_array::{Array, FixedSizeBinaryArray};
+
+use super::read::ref_ids;
+use super::Store;
+use crate::error::Result;
+use crate::manifest::file_size;
+use crate::parquet_io::{self, ReadPlan};
+
+#[derive(Debug, Default, Clone)]
+pub struct Stats {
+    pub checkpoints: u64,
+    pub batches: u64,
+    pub logical_records: u64,
+    pub unique_records: u64,
+    pub stored_values: u64,
+    pub value_refs: u64,
+    pub logical_bytes: u64,
+    pub dataset_size_bytes: u64,
+    pub index_size_bytes: u64,
+    pub total_size_bytes: u64,
+    pub generation: u64,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct VerifyReport {
+    pub intact: Vec<(String, String)>,
+    /// (step, op, file, error)
+    pub damaged: Vec<(String, String, String, String)>,
+    /// (file, error)
+    pub damaged_segments: Vec<(String, String)>,
+    pub files_checked: u64,
+}
+
+impl Store {
+    pub fn stats(&self) -> Result<Stats> {
+        let manifest = self.manifest()?;
+        let mut stats = Stats {
+            generation: manifest.generation,
+            ..Stats::default()
+        };
+        let mut files = HashSet::new();
+        let mut records: HashSet<Vec<u8>> = HashSet::new();
+        for e in &manifest.entries {
+            match e.kind {
+                crate::manifest::EntryKind::Checkpoint => stats.checkpoints += 1,
+                crate::manifest::EntryKind::Batch => stats.batches += 1,
+            }
+            stats.logical_records += e.num_rows;
+            stats.value_refs += e.value_refs;
+            stats.logical_bytes += e.logical_bytes;
+            if files.insert(e.file.clone()) {
+                stats.index_size_bytes += e.bytes;
+                let path = self.data_path(&e.file);
+                let file = std::fs::File::open(&path)
+                    .map_err(|err| crate::error::Error::io("open", &path, err))?;
+                let plan = ReadPlan {
+                    columns: Some(vec![0]),
+                    ..Default::default()
+                };
+                let batch = parquet_io::decode(&path, file, None, plan)?;
+                if let Some(hashes) = batch
+                    .column(0)
+                    .as_any()
+                    .downcast_ref::<FixedSizeBinaryArray>()
+                {
+                    records.extend((0..hashes.len()).map(|i| hashes.value(i).to_vec()));
+                }
+            }
+        }
+        stats.unique_records = records.len() as u64;
+        for s in &manifest.segments {
+            stats.stored_values += s.count;
+            stats.dataset_size_bytes += s.bytes;
+        }
+        stats.index_size_bytes += file_size(&self.manifest_path())?;
+        stats.total_size_bytes = stats.dataset_size_bytes + stats.index_size_bytes;
+        Ok(stats)
+    }
+
+    /// Checks every file against its recorded checksum and every reference
+    /// against the segments; lists which checkpoints are damaged and which intact.
+    pub fn verify(&self) -> Result<VerifyReport> {
+        let manifest = self.manifest()?;
+        let mut report = VerifyReport::default();
+        let mut bad_segments = Vec::new();
+        for seg in &manifest.segments {
+            report.files_checked += 1;
+            let path = self.data_path(&seg.file);
+            let problem = match parquet_io::read_all(&path) {
+                Ok(bytes) if blake3::hash(&bytes).to_hex().as_str() == seg.checksum => None,
+                Ok(_) => Some("does not match its checksum".to_string()),
+                Err(e) => Some(e.to_string()),
+            };
+            if let Some(problem) = problem {
+                report.damaged_segments.push((seg.file.clone(), problem));
+                bad_segments.push(seg);
+            }
+        }
+        for e in &manifest.entries {
+            report.files_checked += 1;
+            let problem = match self.read_file(e) {
+                Err(err) => Some((e.file.clone(), err.to_string())),
+                Ok((batch, meta)) => {
+                    let ids = ref_ids(&batch, &meta);
+                    let hit = bad_segments
+                        .iter()
+                        .find(|s| ids.iter().any(|&id| id >= s.min_id && id <= s.max_id));
+                    let unknown = ids.iter().any(|&id| {
+                        !manifest
+                            .segments
+                            .iter()
+                            .any(|s| id >= s.min_id && id <= s.max_id)
+                    });
+                    match (hit, unknown) {
+                        (Some(s), _) => Some((
+                            s.file.clone(),
+                            format!("references values in damaged segment {}", s.file),
+                        )),
+                        (None, true) => Some((
+                            e.file.clone(),
+                            "references values no segment holds".to_string(),
+                        )),
+                        _ => None,
+                    }
+                }
+            };
+            match problem {
+                Some((file, error)) => {
+                    report
+                        .damaged
+                        .push((e.step.clone(), e.op.clone(), file, error))
+                }
+                None => report.intact.push((e.step.clone(), e.op.clone())),
+            }
+        }
+        Ok(report)
+    }
+}

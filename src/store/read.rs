@@ -1,0 +1,325 @@
+//! Reading a checkpoint back: its file (checksummed, or only the first row
+//! groups for a sample) and the values it references, verified by hash.
+
+use std::path::{Path, PathBuf};
+
+use arrow_array::cast::AsArray;
+use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
+use arrow_array::{
+    Array, BinaryArray, BooleanArray, FixedSizeBinaryArray, Float64Array, Int64Array, RecordBatch,
+    StringArray, UInt32Array, UInt64Array,
+};
+
+use super::Store;
+use crate::canonical::{self, Hash};
+use crate::checkpoint_file::{self, FileMeta};
+use crate::encode::{ColumnKind, ValueKind};
+use crate::error::{Error, Result};
+use crate::manifest::{Entry, Manifest};
+use crate::parquet_io::{self, ReadPlan};
+use crate::segment::ValueTable;
+
+/// How much of a checkpoint to read.
+#[derive(Clone, Copy)]
+pub enum ReadMode {
+    /// Every row; the file is checked against its recorded checksum.
+    All,
+    /// The first n rows only; each row is checked against its record hash.
+    Head(usize),
+}
+
+/// A column's arrays, downcast once.
+pub enum Main {
+    Bool(BooleanArray),
+    Int(Int64Array),
+    Float(Float64Array),
+    Str(StringArray),
+    Json(BinaryArray),
+}
+
+pub struct LoadedColumn {
+    pub key: String,
+    pub main: Main,
+    pub refs: Option<UInt64Array>,
+}
+
+/// A decoded checkpoint with the values it references.
+pub struct Loaded {
+    pub entry: Entry,
+    pub path: PathBuf,
+    pub meta: FileMeta,
+    pub batch: RecordBatch,
+    pub columns: Vec<LoadedColumn>,
+    pub shapes: UInt32Array,
+    pub record_hashes: FixedSizeBinaryArray,
+    pub values: ValueTable,
+}
+
+/// One cell, borrowed from the decoded arrays or the value table.
+#[derive(Clone, Copy)]
+pub enum CellRef<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(&'a str),
+    /// A canonical encoding (nested, big int or mixed-type value).
+    Canonical(&'a [u8]),
+}
+
+impl Store {
+    /// Reads (step, op), or None when there is no such checkpoint. Retries
+    /// when a concurrent writer replaced a file between manifest and read.
+    pub fn read(&self, step: &str, op: &str, mode: ReadMode) -> Result<Option<Loaded>> {
+        let mut attempts = 0;
+        loop {
+            let manifest = self.manifest()?;
+            let Some(entry) = manifest.find(step, op).cloned() else {
+                return Ok(None);
+            };
+            match self.read_entry(&manifest, entry, mode) {
+                Err(e)
+                    if e.is_not_found()
+                        && attempts < 5
+                        && self.manifest()?.generation != manifest.generation =>
+                {
+                    attempts += 1;
+                }
+                Err(e) if e.is_not_found() => {
+                    return Err(match e {
+                        Error::Io { path, .. } => {
+                            Error::corrupt(&path, "file named by the manifest is missing")
+                        }
+                        other => other,
+                    })
+                }
+                other => return other.map(Some),
+            }
+        }
+    }
+
+    fn read_entry(&self, manifest: &Manifest, entry: Entry, mode: ReadMode) -> Result<Loaded> {
+        let path = self.data_path(&entry.file);
+        let batch = match mode {
+            ReadMode::All => self.read_file(&entry)?.0,
+            ReadMode::Head(n) => {
+                let (file, meta) = parquet_io::open_metadata(&path)?;
+                let groups = first_row_groups(meta.metadata(), n);
+                let plan = ReadPlan {
+                    row_groups: Some(groups),
+                    limit: Some(n),
+                    columns: None,
+                };
+                parquet_io::decode(&path, file, Some(meta), plan)?
+            }
+        };
+        let mut loaded = Loaded::new(entry, path, batch)?;
+        let mut ids = ref_ids(&loaded.batch, &loaded.meta);
+        ids.sort_unstable();
+        ids.dedup();
+        for (seg, wanted) in manifest.segments_for(&ids) {
+            loaded
+                .values
+                .read_segment(&self.data_path(&seg.file), wanted)?;
+        }
+        if loaded.values.len() != ids.len() {
+            return Err(Error::corrupt(
+                &loaded.path,
+                "references values missing from the value store",
+            ));
+        }
+        if let ReadMode::Head(_) = mode {
+            loaded.verify_records()?;
+        }
+        Ok(loaded)
+    }
+}
+
+impl Store {
+    /// A checkpoint's whole file, checked against the checksum in its entry.
+    pub(super) fn read_file(&self, entry: &Entry) -> Result<(RecordBatch, FileMeta)> {
+        let path = self.data_path(&entry.file);
+        let bytes = parquet_io::read_all(&path)?;
+        if blake3::hash(&bytes).to_hex().as_str() != entry.checksum {
+            return Err(Error::corrupt(
+                &path,
+                "checkpoint file does not match its checksum",
+            ));
+        }
+        let batch = parquet_io::decode(&path, bytes, None, ReadPlan::default())?;
+        let meta = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
+        Ok((batch, meta))
+    }
+}
+
+/// Every value id a decoded checkpoint file references (with repeats).
+pub(super) fn ref_ids(batch: &RecordBatch, meta: &FileMeta) -> Vec<u64> {
+    meta.columns
+        .iter()
+        .filter_map(|c| c.refs)
+        .filter_map(|r| batch.column(r).as_primitive_opt::<UInt64Type>())
+        .flat_map(|refs| refs.iter().flatten())
+        .collect()
+}
+
+/// Row groups covering the first `n` rows.
+fn first_row_groups(meta: &parquet::file::metadata::ParquetMetaData, n: usize) -> Vec<usize> {
+    let mut rows = 0usize;
+    let mut groups = Vec::new();
+    for g in 0..meta.num_row_groups() {
+        if rows >= n.max(1) {
+            break;
+        }
+        groups.push(g);
+        rows += meta.row_group(g).num_rows() as usize;
+    }
+    groups
+}
+
+fn typed<T: Clone + 'static>(path: &Path, array: &dyn Array) -> Result<T> {
+    array
+        .as_any()
+        .downcast_ref::<T>()
+        .cloned()
+        .ok_or_else(|| Error::corrupt(path, "column type does not match the layout metadata"))
+}
+
+impl Loaded {
+    fn new(entry: Entry, path: PathBuf, batch: RecordBatch) -> Result<Loaded> {
+        let meta = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
+        let mut columns = Vec::with_capacity(meta.columns.len());
+        for c in &meta.columns {
+            let array = batch.column(c.main).as_ref();
+            let main = match c.kind {
+                ColumnKind::Bool => Main::Bool(typed(&path, array)?),
+                ColumnKind::Int => Main::Int(
+                    array
+                        .as_primitive_opt::<Int64Type>()
+                        .cloned()
+                        .ok_or_else(|| Error::corrupt(&path, "int column"))?,
+                ),
+                ColumnKind::Float => Main::Float(
+                    array
+                        .as_primitive_opt::<Float64Type>()
+                        .cloned()
+                        .ok_or_else(|| Error::corrupt(&path, "float column"))?,
+                ),
+                ColumnKind::Str => Main::Str(typed(&path, array)?),
+                ColumnKind::Json => Main::Json(typed(&path, array)?),
+            };
+            let refs = match c.refs {
+                Some(r) => Some(
+                    batch
+                        .column(r)
+                        .as_primitive_opt::<UInt64Type>()
+                        .cloned()
+                        .ok_or_else(|| Error::corrupt(&path, "reference column"))?,
+                ),
+                None => None,
+            };
+            columns.push(LoadedColumn {
+                key: c.key.clone(),
+                main,
+                refs,
+            });
+        }
+        let shapes = batch
+            .column(1)
+            .as_primitive_opt::<UInt32Type>()
+            .cloned()
+            .ok_or_else(|| Error::corrupt(&path, "shape column"))?;
+        let record_hashes: FixedSizeBinaryArray = typed(&path, batch.column(0).as_ref())?;
+        let nshapes = meta.shapes.len() as u32;
+        if shapes.null_count() > 0 || shapes.values().iter().any(|&s| s >= nshapes) {
+            return Err(Error::corrupt(&path, "record shape out of range"));
+        }
+        Ok(Loaded {
+            entry,
+            path,
+            meta,
+            batch,
+            columns,
+            shapes,
+            record_hashes,
+            values: ValueTable::default(),
+        })
+    }
+
+    pub fn num_rows(&self) -> usize {
+        self.batch.num_rows()
+    }
+
+    /// Column indexes of row `row`'s keys, in the record's key order.
+    pub fn shape(&self, row: usize) -> &[u32] {
+        &self.meta.shapes[self.shapes.value(row) as usize]
+    }
+
+    /// The value id when the cell is in the value store.
+    pub fn value_id(&self, col: usize, row: usize) -> Option<u64> {
+        let refs = self.columns[col].refs.as_ref()?;
+        refs.is_valid(row).then(|| refs.value(row))
+    }
+
+    pub fn cell(&self, col: usize, row: usize) -> Result<CellRef<'_>> {
+        if let Some(id) = self.value_id(col, row) {
+            let (kind, data) = self
+                .values
+                .get(id)
+                .ok_or_else(|| Error::corrupt(&self.path, format!("value {id} missing")))?;
+            return Ok(match kind {
+                ValueKind::Str => CellRef::Str(
+                    std::str::from_utf8(data)
+                        .map_err(|_| Error::corrupt(&self.path, "value is not UTF-8"))?,
+                ),
+                ValueKind::Canonical => CellRef::Canonical(data),
+            });
+        }
+        let column = &self.columns[col];
+        Ok(match &column.main {
+            Main::Bool(a) if a.is_valid(row) => CellRef::Bool(a.value(row)),
+            Main::Int(a) if a.is_valid(row) => CellRef::Int(a.value(row)),
+            Main::Float(a) if a.is_valid(row) => CellRef::Float(a.value(row)),
+            Main::Str(a) if a.is_valid(row) => CellRef::Str(a.value(row)),
+            Main::Json(a) if a.is_valid(row) => CellRef::Canonical(a.value(row)),
+            _ => CellRef::Null,
+        })
+    }
+
+    /// Recomputes each row's record hash from its cells: catches damage that
+    /// a partial read cannot catch with the whole-file checksum.
+    pub fn verify_records(&self) -> Result<()> {
+        let mut hashes: Vec<Hash> = Vec::new();
+        for row in 0..self.num_rows() {
+            let shape = self.shape(row);
+            hashes.clear();
+            for &col in shape {
+                hashes.push(cell_hash(self.cell(col as usize, row)?));
+            }
+            let computed = canonical::record_hash(
+                shape
+                    .iter()
+                    .zip(&hashes)
+                    .map(|(&c, h)| (self.columns[c as usize].key.as_str(), h)),
+            );
+            if computed.as_slice() != self.record_hashes.value(row) {
+                return Err(Error::corrupt(
+                    &self.path,
+                    format!("record {row} does not match its hash"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+fn cell_hash(cell: CellRef) -> Hash {
+    use crate::value::Value;
+    match cell {
+        CellRef::Null => canonical::hash_value(&Value::Null),
+        CellRef::Bool(b) => canonical::hash_value(&Value::Bool(b)),
+        CellRef::Int(n) => canonical::hash_value(&Value::Int(n)),
+        CellRef::Float(f) => canonical::hash_value(&Value::Float(f)),
+        CellRef::Str(s) => canonical::hash_str(s),
+        CellRef::Canonical(bytes) => canonical::hash_encoded(bytes),
+    }
+}

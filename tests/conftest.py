@@ -1,0 +1,146 @@
+"""Shared fixtures and helpers for the docetl-checkpoint test suite.
+
+Helpers that tests import (`from conftest import ...`) live here too, so every
+test compares records, folders and disk footprints the same strict way.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import stat
+import struct
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docetl_checkpoint import CheckpointManager
+
+# -- pytest options ---------------------------------------------------------
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--run-slow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--run-slow"):
+        return
+    skip_slow = pytest.mark.skip(reason="slow: enable with --run-slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip_slow)
+
+
+# -- fixtures ---------------------------------------------------------------
+
+
+@pytest.fixture
+def store_dir(tmp_path: Path) -> Path:
+    """A store folder that does not exist yet (the store creates it on first write)."""
+    return tmp_path / "store"
+
+
+@pytest.fixture
+def manager(store_dir: Path) -> CheckpointManager:
+    return CheckpointManager(str(store_dir))
+
+
+# -- strict JSON comparison -------------------------------------------------
+
+
+def json_roundtrip(value: Any) -> Any:
+    """What the store must give back: `json.loads(json.dumps(value))`."""
+    return json.loads(json.dumps(value))
+
+
+def float_bits(x: float) -> bytes:
+    return struct.pack("<d", x)
+
+
+def assert_json_identical(actual: Any, expected: Any, path: str = "$") -> None:
+    """Equal values with the same Python type at every depth.
+
+    Floats are compared bit for bit (NaN, inf and -0.0 included) and dict keys
+    as ordered lists, so key order is checked at every depth.
+    """
+    if type(actual) is not type(expected):
+        raise AssertionError(
+            f"type differs at {path}: got {type(actual).__name__} {_short(actual)}, "
+            f"expected {type(expected).__name__} {_short(expected)}"
+        )
+    if isinstance(expected, dict):
+        if list(actual.keys()) != list(expected.keys()):
+            raise AssertionError(
+                f"keys differ at {path}: got {_short(list(actual))}, "
+                f"expected {_short(list(expected))}"
+            )
+        for key in expected:
+            assert_json_identical(actual[key], expected[key], f"{path}[{key!r}]")
+    elif isinstance(expected, list):
+        if len(actual) != len(expected):
+            raise AssertionError(
+                f"length differs at {path}: got {len(actual)}, expected {len(expected)}"
+            )
+        for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
+            assert_json_identical(a, e, f"{path}[{i}]")
+    elif isinstance(expected, float):
+        if float_bits(actual) != float_bits(expected):
+            raise AssertionError(f"float differs at {path}: got {actual!r}, expected {expected!r}")
+    elif actual != expected:
+        raise AssertionError(
+            f"value differs at {path}: got {_short(actual)}, expected {_short(expected)}"
+        )
+
+
+def assert_roundtrip(actual: Any, original: Any) -> None:
+    """`actual` is exactly what `json.loads(json.dumps(original))` gives."""
+    assert_json_identical(actual, json_roundtrip(original))
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
+
+
+def is_nan(x: Any) -> bool:
+    return isinstance(x, float) and math.isnan(x)
+
+
+# -- folders on disk ---------------------------------------------------------
+
+
+def tree_snapshot(root: str | os.PathLike[str]) -> dict[str, bytes | None] | None:
+    """Every file (relpath -> bytes) and folder (relpath + '/' -> None) under root.
+
+    None when root does not exist, so "not created" differs from "created empty".
+    """
+    root = os.fspath(root)
+    if not os.path.lexists(root):
+        return None
+    snap: dict[str, bytes | None] = {}
+    for dirpath, dirnames, filenames in os.walk(root):
+        rel_dir = os.path.relpath(dirpath, root)
+        for d in dirnames:
+            snap[os.path.normpath(os.path.join(rel_dir, d)) + "/"] = None
+        for f in filenames:
+            full = os.path.join(dirpath, f)
+            with open(full, "rb") as fh:
+                snap[os.path.normpath(os.path.join(rel_dir, f))] = fh.read()
+    return snap
+
+
+def disk_bytes(root: str | os.PathLike[str]) -> int:
+    """Bytes of the regular files under root, each inode counted once (hardlinks)."""
+    root = os.fspath(root)
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for dirpath, _dirnames, filenames in os.walk(root):
+        for f in filenames:
+            st = os.lstat(os.path.join(dirpath, f))
+            if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) in seen:
+                continue
+            seen.add((st.st_dev, st.st_ino))
+            total += st.st_size
+    return total

@@ -1,0 +1,1 @@
+"""Shared helpers of the reliability suite (data generators, store inspection, worker scripts)."""

@@ -1,0 +1,251 @@
+"""Damage is loud (DESIGN invariant 6, issue 5).
+
+For every file of a store (manifest, checkpoint data files, value segments) and each
+kind of damage (a flipped byte at the start, middle or end, a truncation, deletion),
+on a copy of a pristine store:
+- a load that fails raises a CheckpointError naming the damaged file;
+- a load/head/table that does not fail returns exactly the original data (never
+  wrong data, never None or [] for a committed checkpoint);
+- the loads of a checkpoint that needs the damaged file fail;
+- verify() reports exactly those checkpoints as damaged (naming the file) and the
+  others as intact, and the intact ones still load exactly.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docetl_checkpoint import CheckpointError, CheckpointManager
+from helpers.data import big_string, digest
+from helpers.store import data_files, inode, link_path, manifest, value_files
+
+Key = tuple[str, str]
+DAMAGES = [
+    "flip_start",
+    "flip_quarter",
+    "flip_middle",
+    "flip_3quarter",
+    "flip_end",
+    "truncate_half",
+    "truncate_last",
+    "truncate_all",
+    "delete",
+]
+TARGETS = ["manifest", "files", "values"]
+CASES = [(t, d) for t in TARGETS for d in DAMAGES if (t, d) != ("manifest", "delete")]
+
+
+def build(path: Path) -> None:
+    """Checkpoints sharing large values, one with small values only, batches, an empty one."""
+    rng = random.Random("corruption")
+    pool = [big_string(rng, 8_000, 12_000) for _ in range(6)]
+    mgr = CheckpointManager(path)
+    mapped = [{"id": i, "text": pool[i], "summary": f"s{i}", "score": i / 3} for i in range(4)]
+    mgr.save("s1", "map", mapped)
+    mgr.save("s1", "filter", [dict(r, keep=True) for r in mapped[:2]])
+    mgr.save(
+        "s2", "unnest", [{"id": i, "word": f"w{i}", "n": i * 1.5, "flag": None} for i in range(5)]
+    )
+    mgr.save(
+        "s2",
+        "reduce",
+        [{"group": "g", "all": big_string(rng, 20_000, 30_000), "ids": [0, 1, 2, 3]}],
+    )
+    mgr.save_batch("map", 0, [{"id": 0, "text": pool[4], "x": big_string(rng, 5_000, 6_000)}])
+    mgr.save_batch("map", 1, [{"id": 1, "text": pool[5], "x": {"nested": [1, 2.5, "three"]}}])
+    mgr.save("s3", "empty", [])
+
+
+class Pristine:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        mgr = CheckpointManager(path)
+        self.keys: list[Key] = sorted((e["step"], e["op"]) for e in mgr.entries())
+        self.records = {k: mgr.load(*k) for k in self.keys}
+        self.tables = {k: mgr.table(*k) for k in self.keys}
+        self.list = mgr.list()
+
+
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
+    root = tmp_path_factory.mktemp("corruption")
+    build(root / "built")
+    # Moved before use: a store must not depend on its absolute path.
+    os.rename(root / "built", root / "pristine")
+    return Pristine(root / "pristine")
+
+
+def test_pristine_store_loads_and_verifies(pristine: Pristine) -> None:
+    assert len(pristine.keys) == 7
+    assert pristine.records[("s3", "empty")] == []
+    assert pristine.records[("s1", "filter")][1]["keep"] is True
+    mgr = CheckpointManager(pristine.path)
+    report = mgr.verify()
+    assert report["ok"] is True and report["damaged"] == []
+    assert sorted(map(tuple, report["intact"])) == pristine.keys
+    assert len(data_files(pristine.path)) >= 7 and len(value_files(pristine.path)) >= 1
+
+
+def damage(path: Path, kind: str) -> None:
+    data = path.read_bytes()
+    n = len(data)
+    if kind.startswith("flip"):
+        offset = {"flip_start": 0, "flip_quarter": n // 4, "flip_middle": n // 2}.get(kind)
+        offset = {"flip_3quarter": 3 * n // 4, "flip_end": n - 1}.get(kind, offset)
+        buf = bytearray(data)
+        buf[offset] ^= 0x01  # a single bit: the subtlest damage
+        path.write_bytes(bytes(buf))  # same inode, so the hardlinks see it too
+    elif kind == "truncate_half":
+        os.truncate(path, n // 2)
+    elif kind == "truncate_last":
+        os.truncate(path, n - 1)
+    elif kind == "truncate_all":
+        os.truncate(path, 0)
+    else:
+        path.unlink()
+
+
+def same(got: Any, want: Any) -> bool:
+    if hasattr(want, "equals"):
+        return got is not None and got.equals(want)
+    return got is not None and digest(got) == digest(want)
+
+
+def check_case(store: Path, target: Path, kind: str, which: str, p: Pristine) -> list[str]:
+    name = target.name
+    if which == "manifest":
+        needers = set(p.keys)
+    elif which == "files":
+        needers = {
+            k
+            for k in p.keys
+            if link_path(store, k).exists() and inode(link_path(store, k)) == inode(target)
+        }
+    else:
+        needers = set()
+    damage(target, kind)
+    problems: list[str] = []
+
+    def loud(exc: BaseException) -> bool:
+        return isinstance(exc, CheckpointError) and name in str(exc)
+
+    try:
+        mgr = CheckpointManager(store)
+    except Exception as exc:  # refusing the whole store is loud enough, if it names the file
+        return (
+            []
+            if loud(exc)
+            else [f"CheckpointManager() raised {exc!r}, not a CheckpointError naming {name}"]
+        )
+
+    raised: set[Key] = set()
+    for key in p.keys:
+        calls = [
+            ("load", partial(mgr.load, *key), p.records[key]),
+            ("head", partial(mgr.head, *key, 2), p.records[key][:2]),
+            ("table", partial(mgr.table, *key), p.tables[key]),
+        ]
+        for what, call, want in calls:
+            try:
+                got = call()
+            except Exception as exc:
+                if not loud(exc):
+                    problems.append(
+                        f"{what}{key} raised {exc!r}, not a CheckpointError naming {name}"
+                    )
+                if what == "load":
+                    raised.add(key)
+                continue
+            if not same(got, want):
+                problems.append(f"{what}{key} returned wrong or missing data without an error")
+    try:
+        listed = mgr.list()
+        if listed != p.list:
+            problems.append(f"list() returned {listed} without an error, want {p.list}")
+    except Exception as exc:
+        if not loud(exc):
+            problems.append(f"list() raised {exc!r}, not a CheckpointError naming {name}")
+
+    for key in sorted(needers - raised):
+        problems.append(f"load{key} needs {name} but did not raise")
+    if which == "values" and not raised:
+        problems.append(f"no load raised although value segment {name} is damaged")
+
+    try:
+        report = mgr.verify()
+    except Exception as exc:
+        if not (which == "manifest" and loud(exc)):
+            problems.append(f"verify() raised {exc!r}")
+        return problems
+    damaged = {(d["step"], d["op"]) for d in report["damaged"]}
+    intact = set(map(tuple, report["intact"]))
+    if report["ok"] is not False:
+        problems.append(f"verify() says ok: {report}")
+    if damaged != raised:
+        problems.append(
+            f"verify() damaged {sorted(damaged)} but the loads that raise are {sorted(raised)}"
+        )
+    if intact != set(p.keys) - damaged:
+        problems.append(f"verify() intact {sorted(intact)}, want every other checkpoint")
+    for d in report["damaged"]:
+        if name not in str(d.get("file")):
+            problems.append(f"verify() damaged entry {d} does not name {name}")
+    return problems
+
+
+def targets(store: Path, which: str) -> list[Path]:
+    if which == "manifest":
+        return [manifest(store)]
+    return data_files(store) if which == "files" else value_files(store)
+
+
+@pytest.mark.parametrize(("which", "kind"), CASES)
+def test_damage_is_loud(pristine: Pristine, tmp_path: Path, which: str, kind: str) -> None:
+    names = [t.name for t in targets(pristine.path, which)]
+    assert names, f"the pristine store has no {which} file"
+    problems = []
+    for i, name in enumerate(names):
+        store = tmp_path / f"case{i}"
+        subprocess.run(["cp", "-a", str(pristine.path), str(store)], check=True)  # keeps hardlinks
+        target = targets(store, which)[i]
+        assert target.name == name
+        problems += [
+            f"[{which}/{name} {kind}] {msg}"
+            for msg in check_case(store, target, kind, which, pristine)
+        ]
+    assert not problems, "\n".join(problems)
+
+
+def test_missing_data_file_and_its_link_is_an_error_naming_it(
+    pristine: Pristine, tmp_path: Path
+) -> None:
+    store = tmp_path / "store"
+    subprocess.run(["cp", "-a", str(pristine.path), str(store)], check=True)
+    key = ("s1", "map")
+    link = link_path(store, key)
+    [target] = [f for f in data_files(store) if inode(f) == inode(link)]
+    target.unlink()
+    link.unlink()
+    mgr = CheckpointManager(store)
+    with pytest.raises(CheckpointError) as info:
+        mgr.load(*key)
+    assert target.name in str(info.value) or link.name in str(info.value)
+    assert mgr.load("s2", "unnest") == pristine.records[("s2", "unnest")]
+    report = mgr.verify()
+    assert report["ok"] is False and [(d["step"], d["op"]) for d in report["damaged"]] == [key]
+
+
+def test_manifest_that_is_not_json_is_loud(pristine: Pristine, tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    subprocess.run(["cp", "-a", str(pristine.path), str(store)], check=True)
+    manifest(store).write_text(json.dumps({"generation": "x"})[:-1])
+    with pytest.raises(CheckpointError) as info:
+        CheckpointManager(store).load("s1", "map")
+    assert "manifest.json" in str(info.value)
