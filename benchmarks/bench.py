@@ -168,6 +168,7 @@ def machine_info() -> dict[str, Any]:
         except Exception:
             versions[mod] = None
     return {
+        "load_average": os.getloadavg(),
         "python": platform.python_version(),
         "platform": platform.platform(),
         "cpu": cpu,
@@ -495,6 +496,13 @@ def main(argv: list[str] | None = None) -> int:
         f"sizes {sizes}, {args.reps} reps",
         flush=True,
     )
+    load_at_start = os.getloadavg()
+    if load_at_start[0] > 0.5 * (os.cpu_count() or 1):
+        print(
+            f"note: load average {load_at_start[0]:.1f} on {os.cpu_count()} cores: "
+            "other work is running, timings will be noisy",
+            flush=True,
+        )
     if "error" in build:
         print(f"cannot import the extension: {build['error']}", file=sys.stderr)
         return 2
@@ -525,6 +533,7 @@ def main(argv: list[str] | None = None) -> int:
             "fresh_batches_per_rep": FRESH_PER_REP,
             "sample_calls": SAMPLE_CALLS,
             "seed": workload.DEFAULT_SEED,
+            "load_average_at_start": load_at_start,
         },
         "runs": runs,
         "goals": goals,

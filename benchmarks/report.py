@@ -251,6 +251,7 @@ def plot(runs: list[dict[str, Any]], path: str, title: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ns = [r["n"] for r in runs]
     colors = {"ours": "#1b9e77", "json": "#d95f02", "parquet": "#7570b3", "estimate": "#999999"}
@@ -290,6 +291,10 @@ def plot(runs: list[dict[str, Any]], path: str, title: str) -> None:
                         textcoords="offset points",
                     )
         ax.set_yscale("log")
+        plain = FuncFormatter(lambda v, _pos: f"{v:g}")
+        ax.yaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(plain)
+        ax.yaxis.set_minor_formatter(NullFormatter())
         ax.set_xticks(range(len(ns)), [f"N={n}" for n in ns])
         ax.set_title(ptitle, fontsize=10)
         ax.grid(axis="y", which="both", alpha=0.3)

@@ -296,8 +296,12 @@ def op_unnest(records: list[Record]) -> list[Record]:
 
 def op_classify(rows: list[Record], seed: int, versions: dict[str, int]) -> list[Record]:
     out = []
+    doc_id = None
+    rng = random.Random()
     for row in rows:
-        rng = random.Random(f"{seed}:classify:{_version_tag(row, versions)}:{row['theme']}")
+        if row["id"] != doc_id:  # the rows of one document are consecutive
+            doc_id = row["id"]
+            rng = random.Random(f"{seed}:classify:{_version_tag(row, versions)}")
         out.append(
             {
                 **row,
@@ -435,6 +439,8 @@ def unique_content(saves_: Iterable[Save]) -> tuple[list[bytes], int, int]:
     seen_str: set[str] = set()
     seen_json: set[str] = set()
     values: list[bytes] = []
+    dumped: dict[int, str] = {}
+    alive: list[Any] = []
     logical = logical_bytes = 0
     for save in saves_:
         for record in save.records:
@@ -446,7 +452,13 @@ def unique_content(saves_: Iterable[Save]) -> tuple[list[bytes], int, int]:
                         seen_str.add(value)
                         values.append(value.encode())
                 else:
-                    text = json.dumps(value)
+                    # unnest rows share their lists and dicts: dump each object once
+                    text = dumped.get(id(value)) if isinstance(value, (list, dict)) else None
+                    if text is None:
+                        text = json.dumps(value)
+                        if isinstance(value, (list, dict)):
+                            dumped[id(value)] = text
+                            alive.append(value)  # keeps the id from being reused
                     logical_bytes += len(text)
                     if text not in seen_json:
                         seen_json.add(text)

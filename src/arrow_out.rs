@@ -43,6 +43,12 @@ pub fn table(loaded: &Loaded, columns: Option<&[String]>) -> Result<RecordBatch>
     let mut fields = Vec::with_capacity(chosen.len());
     let mut arrays = Vec::with_capacity(chosen.len());
     for &col in &chosen {
+        if loaded.columns[col].key.contains('\0') {
+            return Err(Error::InvalidValue(format!(
+                "checkpoint {}/{}: key {:?} holds a NUL character, which Arrow column names cannot; load() returns it",
+                loaded.entry.step, loaded.entry.op, loaded.columns[col].key
+            )));
+        }
         let logical = &loaded.meta.columns[col].logical;
         let array = column_array(loaded, col, logical)?;
         fields.push(Field::new(

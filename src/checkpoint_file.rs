@@ -12,6 +12,7 @@ use arrow_array::builder::{
 use arrow_array::{ArrayRef, FixedSizeBinaryArray, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::basic::Encoding;
+use parquet::file::metadata::KeyValue;
 use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
@@ -52,11 +53,14 @@ pub struct FileMeta {
 /// Builds the checkpoint file; `ids[i]` is the value id of `encoded.large[i]`.
 pub fn write(encoded: &Encoded, ids: &[u64]) -> Result<Vec<u8>> {
     let mut fields = vec![
-        Field::new(RECORD_HASH_FIELD, DataType::FixedSizeBinary(32), false),
+        Field::new(
+            RECORD_HASH_FIELD,
+            DataType::FixedSizeBinary(canonical::RECORD_HASH_BYTES as i32),
+            false,
+        ),
         Field::new(SHAPE_FIELD, DataType::UInt32, false),
     ];
-    let hashes = FixedSizeBinaryArray::try_from_iter(encoded.record_hashes.iter())
-        .map_err(|e| Error::InvalidValue(e.to_string()))?;
+    let hashes = hash_array(&encoded.record_hashes, canonical::RECORD_HASH_BYTES)?;
     let mut arrays: Vec<ArrayRef> = vec![
         Arc::new(hashes),
         Arc::new(UInt32Array::from(encoded.row_shapes.clone())),
@@ -104,10 +108,24 @@ pub fn write(encoded: &Encoded, ids: &[u64]) -> Result<Vec<u8>> {
         shapes: encoded.shapes.clone(),
     };
     let meta_json = serde_json::to_string(&meta).map_err(|e| Error::InvalidValue(e.to_string()))?;
-    let schema = Schema::new(fields).with_metadata([(META_KEY.to_string(), meta_json)].into());
-    let batch = RecordBatch::try_new(Arc::new(schema), arrays)
+    // the layout goes in the Parquet footer once; the Arrow schema (which would
+    // repeat it) is not embedded: every type here reads back from Parquet's own
+    let props =
+        props.set_key_value_metadata(Some(vec![KeyValue::new(META_KEY.to_string(), meta_json)]));
+    let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
         .map_err(|e| Error::InvalidValue(format!("building checkpoint batch: {e}")))?;
-    parquet_io::encode(&batch, props)
+    parquet_io::encode(&batch, props, false)
+}
+
+/// A FixedSizeBinary array of `width`-byte hashes (empty input included).
+pub fn hash_array<H: AsRef<[u8]>>(hashes: &[H], width: usize) -> Result<FixedSizeBinaryArray> {
+    let mut b =
+        arrow_array::builder::FixedSizeBinaryBuilder::with_capacity(hashes.len(), width as i32);
+    for h in hashes {
+        b.append_value(h.as_ref())
+            .map_err(|e| Error::InvalidValue(e.to_string()))?;
+    }
+    Ok(b.finish())
 }
 
 /// Unique Parquet field names: the key itself where possible, for people who open the file.

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::canonical::{self, Hash};
+use crate::canonical::{self, Hash, RecordHash};
 use crate::logical::LogicalType;
 use crate::value::{Record, Value};
 
@@ -12,7 +12,7 @@ use crate::value::{Record, Value};
 /// encoding is this long) are stored once in the value store, not inline.
 /// Chosen with `benchmarks/footprint.py`: below it a reference costs more
 /// than the repeated inline value after compression.
-pub const LARGE_VALUE_BYTES: usize = 64;
+pub const LARGE_VALUE_BYTES: usize = 32;
 
 /// How a large value's bytes are kept in a value segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +102,7 @@ pub struct Encoded<'a> {
     /// Distinct key orders, as column indexes; `row_shapes[i]` indexes this.
     pub shapes: Vec<Vec<u32>>,
     pub row_shapes: Vec<u32>,
-    pub record_hashes: Vec<Hash>,
+    pub record_hashes: Vec<RecordHash>,
     /// Large values of this checkpoint, each once, in order of first use.
     pub large: Vec<LargeValue>,
     /// Number of large-value references (one per large cell).

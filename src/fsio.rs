@@ -45,6 +45,41 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().at("fsync", path)
 }
 
+/// Writes and fsyncs several new files at once: the device overlaps the flushes.
+pub fn write_all_synced(files: &[(&Path, &[u8])]) -> Result<()> {
+    parallel(
+        files
+            .iter()
+            .map(|&(path, bytes)| move || write_synced(path, bytes))
+            .collect(),
+    )
+}
+
+/// Fsyncs several folders at once (duplicates once).
+pub fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
+    let mut unique: Vec<&PathBuf> = dirs.iter().collect();
+    unique.sort();
+    unique.dedup();
+    parallel(unique.into_iter().map(|d| move || sync_dir(d)).collect())
+}
+
+fn parallel<F: FnOnce() -> Result<()> + Send>(jobs: Vec<F>) -> Result<()> {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = jobs.into_iter().map(|job| s.spawn(job)).collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(crate::error::Error::InvalidValue(
+                        "an IO thread panicked".into(),
+                    ))
+                })
+            })
+            .collect::<Result<Vec<()>>>()
+            .map(|_| ())
+    })
+}
+
 /// Replaces `path` with `bytes` atomically: temp file, fsync, rename, fsync folder.
 pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = temp_path(path);
@@ -78,8 +113,12 @@ pub fn temp_path(path: &Path) -> PathBuf {
     parent(path).join(format!(".{name}{TEMP_MARK}{}", unique_suffix()))
 }
 
+/// The folder holding `path`; "." for a bare relative name.
 fn parent(path: &Path) -> &Path {
-    path.parent().unwrap_or(Path::new("."))
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
 }
 
 /// Makes directory entries (new files, renames) durable.

@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::value::Value;
 
+/// Nesting depth past which values are typed as JSON text. It also keeps the
+/// layout metadata (which serializes these types) far below parsers' limits.
+pub const MAX_TYPED_DEPTH: usize = 32;
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "t", rename_all = "lowercase")]
 pub enum LogicalType {
@@ -31,7 +35,13 @@ pub enum LogicalType {
 impl LogicalType {
     /// The type of one value.
     pub fn of(value: &Value) -> LogicalType {
+        Self::of_at(value, 0)
+    }
+
+    fn of_at(value: &Value, depth: usize) -> LogicalType {
         match value {
+            // deep nesting stays JSON text: Arrow types that deep help nobody
+            Value::List(_) | Value::Object(_) if depth >= MAX_TYPED_DEPTH => LogicalType::Json,
             Value::Null => LogicalType::Null,
             Value::Bool(_) => LogicalType::Bool,
             Value::Int(_) => LogicalType::Int,
@@ -39,19 +49,23 @@ impl LogicalType {
             Value::Float(_) => LogicalType::Float,
             Value::Str(_) => LogicalType::Str,
             Value::List(items) => {
-                let item = items
-                    .iter()
-                    .fold(LogicalType::Null, |acc, v| acc.merge(LogicalType::of(v)));
+                let item = items.iter().fold(LogicalType::Null, |acc, v| {
+                    acc.merge(LogicalType::of_at(v, depth + 1))
+                });
                 LogicalType::List {
                     item: Box::new(item),
                 }
             }
-            // Arrow has no useful empty struct; `{}` stays JSON text.
-            Value::Object(fields) if fields.is_empty() => LogicalType::Json,
+            // Arrow has no useful empty struct, and its field names cannot hold NUL
+            Value::Object(fields)
+                if fields.is_empty() || fields.iter().any(|(k, _)| k.contains('\0')) =>
+            {
+                LogicalType::Json
+            }
             Value::Object(fields) => LogicalType::Struct {
                 fields: fields
                     .iter()
-                    .map(|(k, v)| (k.to_string(), LogicalType::of(v)))
+                    .map(|(k, v)| (k.to_string(), LogicalType::of_at(v, depth + 1)))
                     .collect(),
             },
         }

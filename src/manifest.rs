@@ -88,8 +88,8 @@ impl Manifest {
         let text = std::str::from_utf8(&bytes)
             .map_err(|_| Error::corrupt(path, "manifest is not UTF-8"))?;
         let (body, trailer) = text
-            .trim_end_matches('\n')
-            .rsplit_once('\n')
+            .strip_suffix('\n')
+            .and_then(|t| t.rsplit_once('\n'))
             .ok_or_else(|| Error::corrupt(path, "manifest has no checksum line"))?;
         let expected = trailer
             .strip_prefix(CHECKSUM_PREFIX)
@@ -110,15 +110,20 @@ impl Manifest {
 
     /// Commits this manifest as the next generation (atomic replace).
     pub fn commit(&mut self, path: &Path) -> Result<()> {
+        let text = self.next_text()?;
+        fsio::replace_atomic(path, text.as_bytes())
+    }
+
+    /// Moves to the next generation and returns the file text that commits it.
+    pub fn next_text(&mut self) -> Result<String> {
         self.generation += 1;
         self.entries
             .sort_by(|a, b| (&a.step, &a.op).cmp(&(&b.step, &b.op)));
         let body = serde_json::to_string(self).map_err(|e| Error::InvalidValue(e.to_string()))?;
-        let text = format!(
+        Ok(format!(
             "{body}\n{CHECKSUM_PREFIX}{}\n",
             blake3::hash(body.as_bytes()).to_hex()
-        );
-        fsio::replace_atomic(path, text.as_bytes())
+        ))
     }
 
     pub fn find(&self, step: &str, op: &str) -> Option<&Entry> {

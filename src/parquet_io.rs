@@ -10,6 +10,7 @@ use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
+use parquet::arrow::arrow_writer::ArrowWriterOptions;
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterPropertiesBuilder;
@@ -27,14 +28,22 @@ pub fn base_properties() -> WriterPropertiesBuilder {
         .set_created_by(format!("docetl-checkpoint {}", env!("CARGO_PKG_VERSION")))
 }
 
-/// Encodes one batch into Parquet bytes in memory.
-pub fn encode(batch: &RecordBatch, props: WriterPropertiesBuilder) -> Result<Vec<u8>> {
+/// Encodes one batch into Parquet bytes in memory; `arrow_schema` embeds the
+/// Arrow schema for types Parquet cannot name itself (LargeBinary).
+pub fn encode(
+    batch: &RecordBatch,
+    props: WriterPropertiesBuilder,
+    arrow_schema: bool,
+) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     let fail = |e: parquet::errors::ParquetError| {
         Error::InvalidValue(format!("parquet encoding failed: {e}"))
     };
+    let options = ArrowWriterOptions::new()
+        .with_properties(props.build())
+        .with_skip_arrow_metadata(!arrow_schema);
     let mut writer =
-        ArrowWriter::try_new(&mut out, batch.schema(), Some(props.build())).map_err(fail)?;
+        ArrowWriter::try_new_with_options(&mut out, batch.schema(), options).map_err(fail)?;
     writer.write(batch).map_err(fail)?;
     writer.close().map_err(fail)?;
     Ok(out)
@@ -48,8 +57,26 @@ pub fn read_all(path: &Path) -> Result<Bytes> {
 /// Footer metadata of a file opened for partial reads.
 pub fn open_metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let file = File::open(path).at("open", path)?;
-    let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new()).decoding(path)?;
+    let meta = metadata_of(path, &file)?;
     Ok((file, meta))
+}
+
+/// Footer metadata of a file's bytes or handle.
+pub fn metadata_of<R: ChunkReader>(path: &Path, reader: &R) -> Result<ArrowReaderMetadata> {
+    guard(path, || {
+        ArrowReaderMetadata::load(reader, ArrowReaderOptions::new()).decoding(path)
+    })
+}
+
+/// Runs a decoder on possibly damaged bytes: a panic inside a dependency's
+/// decoder (seen on flipped footer bytes) becomes a corruption error.
+fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|_| {
+        Err(Error::corrupt(
+            path,
+            "the Parquet decoder failed on damaged data",
+        ))
+    })
 }
 
 /// What part of a file to decode; everything by default.
@@ -63,6 +90,15 @@ pub struct ReadPlan {
 
 /// Decodes the planned part of a file as one batch.
 pub fn decode<R: ChunkReader + 'static>(
+    path: &Path,
+    reader: R,
+    meta: Option<ArrowReaderMetadata>,
+    plan: ReadPlan,
+) -> Result<RecordBatch> {
+    guard(path, || decode_unguarded(path, reader, meta, plan))
+}
+
+fn decode_unguarded<R: ChunkReader + 'static>(
     path: &Path,
     reader: R,
     meta: Option<ArrowReaderMetadata>,

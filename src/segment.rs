@@ -7,15 +7,13 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt64Type, UInt8Type};
-use arrow_array::{
-    Array as _, ArrayRef, FixedSizeBinaryArray, LargeBinaryArray, RecordBatch, UInt64Array,
-    UInt8Array,
-};
+use arrow_array::{Array as _, ArrayRef, LargeBinaryArray, RecordBatch, UInt64Array, UInt8Array};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnPath;
 
 use crate::canonical::{self, Hash};
+use crate::checkpoint_file;
 use crate::encode::{LargeValue, ValueKind};
 use crate::error::{DecodeContext, Error, Result};
 use crate::parquet_io::{self, ReadPlan};
@@ -39,8 +37,8 @@ fn schema() -> Arc<Schema> {
 /// Encodes values with their ids (ascending) as a segment file.
 pub fn write(values: &[(u64, &LargeValue)]) -> Result<Vec<u8>> {
     let ids = UInt64Array::from_iter_values(values.iter().map(|(id, _)| *id));
-    let hashes = FixedSizeBinaryArray::try_from_iter(values.iter().map(|(_, v)| v.hash))
-        .map_err(|e| Error::InvalidValue(e.to_string()))?;
+    let hashes =
+        checkpoint_file::hash_array(&values.iter().map(|(_, v)| v.hash).collect::<Vec<_>>(), 32)?;
     let kinds = UInt8Array::from_iter_values(values.iter().map(|(_, v)| v.kind as u8));
     let data = LargeBinaryArray::from_iter_values(values.iter().map(|(_, v)| v.data.as_bytes()));
     let arrays: Vec<ArrayRef> = vec![
@@ -51,7 +49,7 @@ pub fn write(values: &[(u64, &LargeValue)]) -> Result<Vec<u8>> {
     ];
     let batch =
         RecordBatch::try_new(schema(), arrays).map_err(|e| Error::InvalidValue(e.to_string()))?;
-    parquet_io::encode(&batch, properties())
+    parquet_io::encode(&batch, properties(), true)
 }
 
 fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
@@ -154,14 +152,40 @@ impl ValueTable {
 
     /// Reads the `wanted` ids (ascending) of one segment into the table,
     /// decoding only the row groups whose id range holds one of them.
-    pub fn read_segment(&mut self, path: &Path, wanted: &[u64]) -> Result<()> {
-        let (file, meta) = parquet_io::open_metadata(path)?;
-        let groups = row_groups_holding(meta.metadata(), wanted);
-        let plan = ReadPlan {
-            row_groups: Some(groups),
-            ..Default::default()
+    ///
+    /// With `checksum`, the whole file is read and checked against it (full
+    /// loads); without, each value read is checked against its hash (samples).
+    pub fn read_segment(
+        &mut self,
+        path: &Path,
+        wanted: &[u64],
+        checksum: Option<&str>,
+    ) -> Result<()> {
+        let batch = match checksum {
+            Some(expected) => {
+                let bytes = parquet_io::read_all(path)?;
+                if blake3::hash(&bytes).to_hex().as_str() != expected {
+                    return Err(Error::corrupt(
+                        path,
+                        "value segment does not match its checksum",
+                    ));
+                }
+                let meta = parquet_io::metadata_of(path, &bytes)?;
+                let plan = ReadPlan {
+                    row_groups: Some(row_groups_holding(meta.metadata(), wanted)),
+                    ..Default::default()
+                };
+                parquet_io::decode(path, bytes, Some(meta), plan)?
+            }
+            None => {
+                let (file, meta) = parquet_io::open_metadata(path)?;
+                let plan = ReadPlan {
+                    row_groups: Some(row_groups_holding(meta.metadata(), wanted)),
+                    ..Default::default()
+                };
+                parquet_io::decode(path, file, Some(meta), plan)?
+            }
         };
-        let batch = parquet_io::decode(path, file, Some(meta), plan)?;
         let ids = column::<UInt64Type>(path, &batch, ID)?;
         check_ascending(path, ids.values())?;
         let hashes = batch
@@ -181,7 +205,7 @@ impl ValueTable {
             };
             let kind = ValueKind::from_u8(kinds.value(row))
                 .ok_or_else(|| Error::corrupt(path, format!("value {id} has an unknown kind")))?;
-            if hash_of(kind, data.value(row)) != hashes.value(row) {
+            if checksum.is_none() && hash_of(kind, data.value(row)) != hashes.value(row) {
                 return Err(Error::corrupt(
                     path,
                     format!("value {id} does not match its hash"),
@@ -253,5 +277,5 @@ pub fn rewrite_live(
     let kept = arrow_select::filter::filter_record_batch(batch, &keep).decoding(path)?;
     let n = kept.num_rows();
     let kept = RecordBatch::try_new(schema(), kept.columns().to_vec()).decoding(path)?;
-    Ok((parquet_io::encode(&kept, properties())?, n))
+    Ok((parquet_io::encode(&kept, properties(), true)?, n))
 }

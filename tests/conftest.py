@@ -7,10 +7,11 @@ test compares records, folders and disk footprints the same strict way.
 from __future__ import annotations
 
 import json
-import math
 import os
+import shutil
 import stat
 import struct
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,29 @@ from docetl_checkpoint import CheckpointManager
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption("--run-slow", action="store_true", default=False, help="run tests marked slow")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # pytest's default base temp (/tmp/pytest-of-<user>) keeps only the last 3 runs'
+    # folders, so two concurrent runs delete each other's stores mid-test. Give each
+    # run its own base unless --basetemp was given.
+    if config.option.basetemp is None and not hasattr(config, "workerinput"):
+        config.option.basetemp = tempfile.mkdtemp(prefix="docetl-checkpoint-tests-")
+        config.stash[_OWN_BASETEMP] = config.option.basetemp
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    own = config.stash.get(_OWN_BASETEMP, None)
+    if own is not None and config.stash.get(_RUN_PASSED, False):
+        shutil.rmtree(own, ignore_errors=True)
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    session.config.stash[_RUN_PASSED] = exitstatus == 0
+
+
+_OWN_BASETEMP = pytest.StashKey[str]()
+_RUN_PASSED = pytest.StashKey[bool]()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -87,7 +111,10 @@ def assert_json_identical(actual: Any, expected: Any, path: str = "$") -> None:
             assert_json_identical(a, e, f"{path}[{i}]")
     elif isinstance(expected, float):
         if float_bits(actual) != float_bits(expected):
-            raise AssertionError(f"float differs at {path}: got {actual!r}, expected {expected!r}")
+            raise AssertionError(
+                f"float differs at {path}: got {actual!r} (bits {float_bits(actual).hex()}), "
+                f"expected {expected!r} (bits {float_bits(expected).hex()})"
+            )
     elif actual != expected:
         raise AssertionError(
             f"value differs at {path}: got {_short(actual)}, expected {_short(expected)}"
@@ -102,10 +129,6 @@ def assert_roundtrip(actual: Any, original: Any) -> None:
 def _short(value: Any, limit: int = 120) -> str:
     text = repr(value)
     return text if len(text) <= limit else text[:limit] + f"... ({len(text)} chars)"
-
-
-def is_nan(x: Any) -> bool:
-    return isinstance(x, float) and math.isnan(x)
 
 
 # -- folders on disk ---------------------------------------------------------

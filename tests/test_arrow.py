@@ -189,6 +189,29 @@ def test_table_never_coerces_lossily(
                 assert_lossless_view(cell, orig, col_type, f"{name}[{i}]")
 
 
+def test_unusual_keys_become_column_and_field_names(manager: CheckpointManager) -> None:
+    keys = ["", "a.b", "\x01", "\x1f", "tab\there", "\u2028", "\U0001f600", "é"]
+    data = [{k: {k: i} for k in keys} for i in range(3)]
+    manager.save("s", "keys", data)
+    t = manager.table("s", "keys")
+    assert t is not None and t.column_names == keys
+    assert t.to_pylist() == data
+
+
+@pytest.mark.parametrize("data", [[{"a\x00b": 1}], [{"m": {"\x00": 1}}]], ids=["top", "nested"])
+def test_nul_in_a_key(manager: CheckpointManager, data: list[dict[str, Any]]) -> None:
+    # The Arrow C interface cannot carry a NUL in a field name: table() must either
+    # work or fail with an error naming the checkpoint; load() is unaffected.
+    manager.save("s", "nulkeys", data)
+    assert_json_identical(manager.load("s", "nulkeys"), data)
+    try:
+        t = manager.table("s", "nulkeys")
+    except (ValueError, CheckpointError) as err:
+        assert "nulkeys" in str(err), f"error does not name the checkpoint: {err}"
+    else:
+        assert t is not None and t.num_rows == 1
+
+
 # -- selection and sampling --------------------------------------------------------
 
 

@@ -111,6 +111,12 @@ def test_ls_empty_folder(tmp_path: Path, capsys: Any) -> None:
     assert code == 0 and json.loads(out) == []
 
 
+def test_ls_points_at_import_for_a_docetl_json_folder(tmp_path: Path, capsys: Any) -> None:
+    (tmp_path / ".docetl_intermediate_config.json").write_text("{}")
+    code, out, _ = run(capsys, "ls", tmp_path)
+    assert code == 0 and "import-docetl" in out
+
+
 def test_ls_missing_folder(tmp_path: Path, capsys: Any) -> None:
     code, out, err = run(capsys, "ls", tmp_path / "nope")
     assert code == 1
@@ -340,6 +346,18 @@ def test_diff_without_id_counts_added_and_removed(tmp_path: Path, capsys: Any) -
         2,
     ), "hashes compare as multisets: one of the two {x: 2} was removed"
     assert len(result["examples"]["added"]) == 1
+
+
+def test_diff_shows_where_long_values_differ(tmp_path: Path, capsys: Any) -> None:
+    manager = CheckpointManager(tmp_path)
+    manager.save("s", "a", [{"id": 1, "text": "same words " * 40 + "the old ending"}])
+    manager.save("s", "b", [{"id": 1, "text": "same words " * 40 + "the new ending"}])
+    code, out, _ = run(capsys, "diff", tmp_path, "s", "a", "--to", "s", "b")
+    assert code == 0
+    assert "unchanged 0   changed 1   added 0   removed 0" in out
+    minus = next(line for line in out.splitlines() if line.startswith("    - text: "))
+    plus = next(line for line in out.splitlines() if line.startswith("    + text: "))
+    assert minus.endswith("the old ending") and plus.endswith("the new ending")
 
 
 def test_diff_identical(run_dir: Path, capsys: Any) -> None:

@@ -43,7 +43,7 @@ CASES = [(t, d) for t in TARGETS for d in DAMAGES if (t, d) != ("manifest", "del
 
 
 def build(path: Path) -> None:
-    """Checkpoints sharing large values, one with small values only, batches, an empty one."""
+    """Checkpoints sharing large values, one with small values only, batches."""
     rng = random.Random("corruption")
     pool = [big_string(rng, 8_000, 12_000) for _ in range(6)]
     mgr = CheckpointManager(path)
@@ -60,7 +60,6 @@ def build(path: Path) -> None:
     )
     mgr.save_batch("map", 0, [{"id": 0, "text": pool[4], "x": big_string(rng, 5_000, 6_000)}])
     mgr.save_batch("map", 1, [{"id": 1, "text": pool[5], "x": {"nested": [1, 2.5, "three"]}}])
-    mgr.save("s3", "empty", [])
 
 
 class Pristine:
@@ -73,24 +72,32 @@ class Pristine:
         self.list = mgr.list()
 
 
-@pytest.fixture(scope="module")
-def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
-    root = tmp_path_factory.mktemp("corruption")
-    build(root / "built")
+def make_pristine(root: Path, builder) -> Pristine:
+    builder(root / "built")
     # Moved before use: a store must not depend on its absolute path.
     os.rename(root / "built", root / "pristine")
     return Pristine(root / "pristine")
 
 
+@pytest.fixture(scope="module")
+def pristine(tmp_path_factory: pytest.TempPathFactory) -> Pristine:
+    return make_pristine(tmp_path_factory.mktemp("corruption"), build)
+
+
+def build_with_empty(path: Path) -> None:
+    mgr = CheckpointManager(path)
+    mgr.save("s", "empty", [])
+    mgr.save("s", "other", [{"id": 1}])
+
+
 def test_pristine_store_loads_and_verifies(pristine: Pristine) -> None:
-    assert len(pristine.keys) == 7
-    assert pristine.records[("s3", "empty")] == []
+    assert len(pristine.keys) == 6
     assert pristine.records[("s1", "filter")][1]["keep"] is True
     mgr = CheckpointManager(pristine.path)
     report = mgr.verify()
     assert report["ok"] is True and report["damaged"] == []
     assert sorted(map(tuple, report["intact"])) == pristine.keys
-    assert len(data_files(pristine.path)) >= 7 and len(value_files(pristine.path)) >= 1
+    assert len(data_files(pristine.path)) >= 6 and len(value_files(pristine.path)) >= 1
 
 
 def damage(path: Path, kind: str) -> None:
@@ -134,11 +141,14 @@ def check_case(store: Path, target: Path, kind: str, which: str, p: Pristine) ->
     problems: list[str] = []
 
     def loud(exc: BaseException) -> bool:
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise exc
         return isinstance(exc, CheckpointError) and name in str(exc)
 
     try:
         mgr = CheckpointManager(store)
-    except Exception as exc:  # refusing the whole store is loud enough, if it names the file
+    # pyo3 panics are BaseException. Refusing the whole store is loud enough if it names the file.
+    except BaseException as exc:  # noqa: B036
         return (
             []
             if loud(exc)
@@ -155,7 +165,7 @@ def check_case(store: Path, target: Path, kind: str, which: str, p: Pristine) ->
         for what, call, want in calls:
             try:
                 got = call()
-            except Exception as exc:
+            except BaseException as exc:  # noqa: B036 (a pyo3 panic is a BaseException)
                 if not loud(exc):
                     problems.append(
                         f"{what}{key} raised {exc!r}, not a CheckpointError naming {name}"
@@ -169,7 +179,7 @@ def check_case(store: Path, target: Path, kind: str, which: str, p: Pristine) ->
         listed = mgr.list()
         if listed != p.list:
             problems.append(f"list() returned {listed} without an error, want {p.list}")
-    except Exception as exc:
+    except BaseException as exc:  # noqa: B036
         if not loud(exc):
             problems.append(f"list() raised {exc!r}, not a CheckpointError naming {name}")
 
@@ -180,7 +190,7 @@ def check_case(store: Path, target: Path, kind: str, which: str, p: Pristine) ->
 
     try:
         report = mgr.verify()
-    except Exception as exc:
+    except BaseException as exc:  # noqa: B036
         if not (which == "manifest" and loud(exc)):
             problems.append(f"verify() raised {exc!r}")
         return problems
@@ -188,10 +198,10 @@ def check_case(store: Path, target: Path, kind: str, which: str, p: Pristine) ->
     intact = set(map(tuple, report["intact"]))
     if report["ok"] is not False:
         problems.append(f"verify() says ok: {report}")
-    if damaged != raised:
-        problems.append(
-            f"verify() damaged {sorted(damaged)} but the loads that raise are {sorted(raised)}"
-        )
+    for key in sorted(raised - damaged):
+        problems.append(f"load{key} raised but verify() does not report it damaged")
+    for key in sorted(damaged - raised):
+        problems.append(f"verify() reports {key} damaged by {name}, yet load{key} did not raise")
     if intact != set(p.keys) - damaged:
         problems.append(f"verify() intact {sorted(intact)}, want every other checkpoint")
     for d in report["damaged"]:
@@ -220,6 +230,19 @@ def test_damage_is_loud(pristine: Pristine, tmp_path: Path, which: str, kind: st
             f"[{which}/{name} {kind}] {msg}"
             for msg in check_case(store, target, kind, which, pristine)
         ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("kind", DAMAGES)
+def test_damaged_empty_checkpoint_is_loud_not_empty(tmp_path: Path, kind: str) -> None:
+    """A damaged data file of a checkpoint of zero records must not load as []."""
+    p = make_pristine(tmp_path, build_with_empty)
+    assert p.records[("s", "empty")] == []
+    key = ("s", "empty")
+    [target] = [f for f in data_files(p.path) if inode(f) == inode(link_path(p.path, key))]
+    store = tmp_path / "case"
+    subprocess.run(["cp", "-a", str(p.path), str(store)], check=True)
+    problems = check_case(store, store / target.relative_to(p.path), kind, "files", p)
     assert not problems, "\n".join(problems)
 
 

@@ -6,7 +6,7 @@ We SIGKILL it at a random instant; a fresh manager must then show exactly what t
 journal reports committed, the interrupted operation either not at all or fully,
 verify() must pass, and gc() must leave no temp or unreferenced file behind.
 
-Normal run: 4 stores x 6 kills. DOCETL_CHECKPOINT_SLOW=1: 50 stores x 10 kills.
+Normal run: 5 stores x 6 kills. DOCETL_CHECKPOINT_SLOW=1 or --run-slow: 50 stores x 10.
 """
 
 from __future__ import annotations
@@ -23,8 +23,7 @@ from docetl_checkpoint import CheckpointManager
 from helpers.data import BATCH_OPS, all_keys, digest
 from helpers.store import HELPERS, PYTHON, check_collected, disk_usage, link_path
 
-SLOW = os.environ.get("DOCETL_CHECKPOINT_SLOW") == "1"
-STORES, RUNS = (50, 10) if SLOW else (4, 6)
+SLOW_STORES, STORES, RUNS_PER_STORE = 50, 5, 6
 MAX_SLEEP = 0.4  # seconds between the writer being ready and the kill
 UNIVERSE = all_keys()
 BATCH_STEPS = {f"{op}_batches": op for op in BATCH_OPS}
@@ -42,33 +41,27 @@ def read_journal(path: Path) -> list[dict]:
     return events
 
 
-def run_and_kill(store: Path, journal: Path, seed: str, pool_seed: str, sleep: float) -> None:
+def run_and_kill(store: Path, journal: Path, seed: str, pool_seed: str, rng: random.Random) -> None:
+    """Start a writer and SIGKILL it: half the time at a random instant, half the
+    time a few ms after it began its k-th operation (to land inside operations)."""
     errlog = journal.with_suffix(".stderr")
+    cmd = [PYTHON, str(HELPERS / "writer.py"), str(store), str(journal), seed, pool_seed, "100000"]
     with open(errlog, "w") as err:
-        proc = subprocess.Popen(
-            [
-                PYTHON,
-                str(HELPERS / "writer.py"),
-                str(store),
-                str(journal),
-                seed,
-                pool_seed,
-                "100000",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=err,
-        )
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+    begins, delay = (rng.randint(1, 12), rng.uniform(0, 0.03)) if rng.random() < 0.5 else (0, 0.0)
     try:
         deadline = time.monotonic() + 60
-        while not (journal.exists() and journal.read_text().startswith('{"ev": "ready"}')):
+        while True:
+            text = journal.read_text() if journal.exists() else ""
+            if text.startswith('{"ev": "ready"}') and text.count('"ev": "begin"') >= begins:
+                break
             if proc.poll() is not None:
-                pytest.fail(f"writer {seed} died before ready: {errlog.read_text()}")
-            assert time.monotonic() < deadline, "writer never became ready"
-            time.sleep(0.005)
-        time.sleep(sleep)
+                pytest.fail(f"writer {seed} died (rc {proc.returncode}): {errlog.read_text()}")
+            assert time.monotonic() < deadline, "writer never got there"
+            time.sleep(0.001)
+        time.sleep(delay if begins else rng.uniform(0, MAX_SLEEP))
         if proc.poll() is not None:
             pytest.fail(f"writer {seed} failed (rc {proc.returncode}): {errlog.read_text()}")
-        proc.kill()
     finally:
         proc.kill()
         proc.wait()
@@ -155,18 +148,30 @@ def check_size_vs_fresh(
         assert abs(got - want) <= 0.10 * want, f"{ctx}: {got} bytes after gc vs {want} fresh"
 
 
-@pytest.mark.parametrize("store_seed", range(STORES))
-def test_kill9_at_random_instants(tmp_path: Path, store_seed: int) -> None:
+def slow(config: pytest.Config) -> bool:
+    return os.environ.get("DOCETL_CHECKPOINT_SLOW") == "1" or bool(
+        config.getoption("--run-slow", default=False)
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "store_seed" in metafunc.fixturenames:
+        long = slow(metafunc.config)
+        seeds = [
+            (s, 10 if long else RUNS_PER_STORE) for s in range(SLOW_STORES if long else STORES)
+        ]
+        metafunc.parametrize(("store_seed", "runs"), seeds, ids=[f"store{s}" for s, _ in seeds])
+
+
+def test_kill9_at_random_instants(tmp_path: Path, store_seed: int, runs: int) -> None:
     rng = random.Random(f"crash-{store_seed}")
     store = tmp_path / "store"
     model: dict[Key, str] = {}
     commits = 0
-    for run in range(RUNS):
+    for run in range(runs):
         ctx = f"store_seed={store_seed} run={run}"
         journal = tmp_path / f"journal_{run}.jsonl"
-        run_and_kill(
-            store, journal, f"{store_seed}-{run}", str(store_seed), rng.uniform(0, MAX_SLEEP)
-        )
+        run_and_kill(store, journal, f"{store_seed}-{run}", str(store_seed), rng)
         events = read_journal(journal)
         commits += sum(ev["ev"] == "commit" for ev in events)
         inflight = replay(store, events, model, ctx)
@@ -184,7 +189,7 @@ def test_kill9_at_random_instants(tmp_path: Path, store_seed: int) -> None:
             else:
                 model[key] = now
         check_store(mgr, model, ctx)
-        if run % 2 == 1 or run == RUNS - 1:
+        if run % 2 == 1 or run == runs - 1:
             check_gc(store, mgr, model, ctx)
     assert commits > 0, "the writer never committed anything: the test proved nothing"
     check_size_vs_fresh(

@@ -114,6 +114,17 @@ def test_rerun_with_few_changes_stores_only_the_changes(store_dir: Path) -> None
     assert_roundtrip(CheckpointManager(store_dir).load("p", "map"), rerun)
 
 
+def test_repeated_large_value_loads_as_one_shared_str(store_dir: Path) -> None:
+    CheckpointManager(store_dir).save(
+        "p", "unnest", [{"text": d["text"], "theme": t} for d in make_docs(3) for t in range(4)]
+    )
+    rows = CheckpointManager(store_dir).load("p", "unnest")
+    assert rows is not None and len(rows) == 12
+    for doc in range(3):
+        group = rows[doc * 4 : (doc + 1) * 4]
+        assert all(r["text"] is group[0]["text"] for r in group)
+
+
 # -- garbage collection -------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ import collections
 import copy
 import enum
 import secrets
+import struct
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -193,6 +194,12 @@ def test_object_string_and_list_under_one_key(store_dir: Path) -> None:
 def test_special_floats_bit_for_bit(store_dir: Path, nested: bool) -> None:
     data = [{"f": [x] if nested else x} for x in SPECIAL_FLOATS]
     save_and_check(store_dir, data)
+
+
+def test_nan_with_sign_or_payload_loads_as_json_nan(store_dir: Path) -> None:
+    # json.dumps writes every NaN as `NaN`, which json.loads reads as float("nan").
+    odd_nans = [-float("nan"), struct.unpack("<d", bytes.fromhex("0100000000f8ff7f"))[0]]
+    save_and_check(store_dir, [{"f": x, "l": [x]} for x in odd_nans])
 
 
 @pytest.mark.parametrize("nested", [False, True])

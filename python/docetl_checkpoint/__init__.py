@@ -10,6 +10,7 @@ from docetl_checkpoint._core import (
     CorruptCheckpointError,
     __version__,
     canonical_hash,
+    record_hash,
 )
 from docetl_checkpoint.manager import CheckpointManager
 
@@ -19,4 +20,5 @@ __all__ = [
     "CorruptCheckpointError",
     "__version__",
     "canonical_hash",
+    "record_hash",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import os
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -134,13 +135,13 @@ class CheckpointManager:
         """Every saved batch of `op`, in batch order."""
         return [self.load_batch(op, i) or [] for i in self.list_batches(op)]
 
-    def list(self) -> list[tuple[str, str]]:
+    def list(self) -> builtins.list[tuple[str, str]]:
         """Sorted (step, op) pairs of every checkpoint; batches are not listed."""
         return sorted(
             (e["step"], e["op"]) for e in self._store.entries() if e["kind"] == "checkpoint"
         )
 
-    def entries(self) -> list[dict[str, Any]]:
+    def entries(self) -> builtins.list[dict[str, Any]]:
         """Manifest entries of every live checkpoint and batch."""
         return self._store.entries()
 
@@ -148,7 +149,7 @@ class CheckpointManager:
         """What the manifest holds about (step, op), or None."""
         return self._store.info(step, op)
 
-    def record_hashes(self, step: str, op: str) -> list[bytes] | None:
+    def record_hashes(self, step: str, op: str) -> builtins.list[bytes] | None:
         """The blake3 hash of every record of (step, op), in row order."""
         return self._store.record_hashes(step, op)
 
@@ -165,14 +166,14 @@ class CheckpointManager:
 
     # -- the API of the seed design, kept for existing notebooks -------------
 
-    def save_checkpoint(self, step_name: str, operation_name: str, data: list[Record]) -> str:
+    def save_checkpoint(self, step_name: str, operation_name: str, data: builtins.list[Record]) -> str:
         return self.save(step_name, operation_name, data)
 
-    def load_checkpoint(self, step_name: str, operation_name: str) -> list[Record] | None:
+    def load_checkpoint(self, step_name: str, operation_name: str) -> builtins.list[Record] | None:
         return self.load(step_name, operation_name)
 
     def save_batch_checkpoint(
-        self, operation_name: str, batch_index: int, data: list[Record]
+        self, operation_name: str, batch_index: int, data: builtins.list[Record]
     ) -> str:
         return self.save_batch(operation_name, batch_index, data)
 
@@ -183,10 +184,10 @@ class CheckpointManager:
 
     def load_checkpoint_sample(
         self, step_name: str, operation_name: str, n_rows: int = 10
-    ) -> list[Record] | None:
+    ) -> builtins.list[Record] | None:
         return self.head(step_name, operation_name, n_rows)
 
-    def list_checkpoints(self) -> list[tuple[str, str]]:
+    def list_checkpoints(self) -> builtins.list[tuple[str, str]]:
         return self.list()
 
     def get_checkpoint_info(self, step_name: str, operation_name: str) -> dict[str, Any] | None:

@@ -111,7 +111,9 @@ impl<'a> Converter<'a> {
             });
         }
         if let Ok(f) = obj.cast::<PyFloat>() {
-            return Ok(Value::Float(f.value()));
+            // json.loads gives every NaN (any sign or payload) as the one float('nan')
+            let x = f.value();
+            return Ok(Value::Float(if x.is_nan() { f64::NAN } else { x }));
         }
         if let Ok(d) = obj.cast::<PyDict>() {
             return self.object(d, depth);

@@ -18,6 +18,7 @@ pub fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         py.get_type::<errors::CorruptCheckpointError>(),
     )?;
     m.add_function(wrap_pyfunction!(canonical_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(record_hash, m)?)?;
     Ok(())
 }
 
@@ -33,4 +34,18 @@ fn canonical_hash<'py>(
         convert_in::Converter::new("canonical_hash", "value").records(wrapped.as_any())?;
     let hash = crate::canonical::hash_value(&records[0][0].1);
     Ok(pyo3::types::PyBytes::new(py, &hash))
+}
+
+/// The 16-byte hash `record_hashes()` stores for a record (see docs/format.md).
+#[pyfunction]
+fn record_hash<'py>(
+    py: Python<'py>,
+    record: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    let wrapped = pyo3::types::PyList::new(py, [record])?;
+    let records = convert_in::Converter::new("record_hash", "record").records(wrapped.as_any())?;
+    Ok(pyo3::types::PyBytes::new(
+        py,
+        &crate::canonical::hash_record(&records[0]),
+    ))
 }

@@ -113,13 +113,17 @@ impl Store {
         Ok(())
     }
 
+    /// Removes everything in the store folder but the manifest, lock and data
+    /// folders: leftovers of interrupted commits (writers are locked out now).
     fn sweep_temps(&self, dir: &Path, report: &mut GcReport) -> Result<()> {
         let Ok(listing) = fs::read_dir(dir) else {
             return Ok(());
         };
         for item in listing {
             let item = item.at("list", dir)?;
-            if item.file_name().to_string_lossy().contains(TEMP_MARK) {
+            let name = item.file_name().to_string_lossy().into_owned();
+            let ours = ["manifest.json", "lock", "files", "values"].contains(&name.as_str());
+            if !ours && !item.path().is_dir() {
                 self.remove_counted(&item.path(), report)?;
             }
         }

@@ -99,3 +99,6 @@ impl Store {
         Ok(index)
     }
 }
+
+#[cfg(test)]
+mod tests;

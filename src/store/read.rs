@@ -118,9 +118,10 @@ impl Store {
         ids.sort_unstable();
         ids.dedup();
         for (seg, wanted) in manifest.segments_for(&ids) {
+            let checksum = matches!(mode, ReadMode::All).then_some(seg.checksum.as_str());
             loaded
                 .values
-                .read_segment(&self.data_path(&seg.file), wanted)?;
+                .read_segment(&self.data_path(&seg.file), wanted, checksum)?;
         }
         if loaded.values.len() != ids.len() {
             return Err(Error::corrupt(

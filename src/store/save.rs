@@ -2,7 +2,7 @@
 //! checkpoint file, then commit the manifest. Nothing is visible before that.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::Store;
 use crate::checkpoint_file;
@@ -13,6 +13,25 @@ use crate::manifest::{Entry, EntryKind, Manifest, Segment};
 use crate::names;
 use crate::segment;
 use crate::value::Record;
+
+/// Files a save writes before its commit; empty when the data file is reused.
+struct Staged {
+    file: String,
+    bytes: u64,
+    checksum: String,
+    writes: Vec<(PathBuf, Vec<u8>)>,
+}
+
+impl Staged {
+    fn reuse(entry: &Entry) -> Staged {
+        Staged {
+            file: entry.file.clone(),
+            bytes: entry.bytes,
+            checksum: entry.checksum.clone(),
+            writes: Vec::new(),
+        }
+    }
+}
 
 /// What a save is for: a checkpoint (step, op) or batch `index` of `op`.
 pub enum Target<'a> {
@@ -81,20 +100,22 @@ impl Store {
             }
         }
         let reusable = previous.as_ref().filter(|p| p.records_digest == digest);
-        let (file, bytes, checksum) = match reusable {
+        let staged = match reusable {
             // a rerun saving the same records: only the manifest changes
-            Some(prev) => (prev.file.clone(), prev.bytes, prev.checksum.clone()),
-            None => self.write_files(&encoded, &mut manifest)?,
+            Some(prev) => Staged::reuse(prev),
+            None => self.stage(&encoded, &mut manifest)?,
         };
-        let entry = Entry {
+        let file = staged.file.clone();
+        manifest.entries.retain(|e| !(e.step == step && e.op == op));
+        manifest.entries.push(Entry {
             step: step.clone(),
             op: op.clone(),
             kind,
             batch_of,
             batch_index,
             file: file.clone(),
-            bytes,
-            checksum,
+            bytes: staged.bytes,
+            checksum: staged.checksum.clone(),
             num_rows: records.len() as u64,
             columns: encoded.columns.iter().map(|c| c.key.to_string()).collect(),
             logical_bytes: encoded.logical_bytes,
@@ -102,10 +123,8 @@ impl Store {
             records_digest: digest,
             created_at: fsio::now_seconds(),
             meta,
-        };
-        manifest.entries.retain(|e| !(e.step == step && e.op == op));
-        manifest.entries.push(entry);
-        manifest.commit(&self.manifest_path())?;
+        });
+        self.commit_with(&mut manifest, &staged)?;
         // Committed. The user-facing path and the old file are housekeeping:
         // a failure here leaves the store valid, and gc repairs it.
         let alias = self.alias_path(&step, &op);
@@ -119,13 +138,9 @@ impl Store {
         Ok(alias)
     }
 
-    /// Writes the new values' segment and the checkpoint file (both fsynced)
-    /// and records the segment in `manifest`. Returns (file, size, checksum).
-    fn write_files(
-        &self,
-        encoded: &Encoded,
-        manifest: &mut Manifest,
-    ) -> Result<(String, u64, String)> {
+    /// Encodes the new values' segment and the checkpoint file (in parallel,
+    /// in memory) and records the segment in `manifest`.
+    fn stage(&self, encoded: &Encoded, manifest: &mut Manifest) -> Result<Staged> {
         let index = self.refresh_index(manifest)?;
         let mut ids = Vec::with_capacity(encoded.large.len());
         let mut fresh = Vec::new();
@@ -142,30 +157,73 @@ impl Store {
             ids.push(id);
         }
         drop(index);
+        let (segment_bytes, file_bytes) = std::thread::scope(|s| {
+            let seg = s.spawn(|| {
+                (!fresh.is_empty())
+                    .then(|| segment::write(&fresh))
+                    .transpose()
+            });
+            let file = checkpoint_file::write(encoded, &ids);
+            let seg = seg
+                .join()
+                .unwrap_or_else(|_| Err(Error::InvalidValue("segment encoder panicked".into())));
+            (seg, file)
+        });
+        let (segment_bytes, file_bytes) = (segment_bytes?, file_bytes?);
         let stamp = format!("{:012}-{}", manifest.generation + 1, fsio::unique_suffix());
-        if let (Some(first), Some(last)) = (fresh.first(), fresh.last()) {
-            let bytes = segment::write(&fresh)?;
+        let mut writes = Vec::new();
+        if let (Some(bytes), Some(first), Some(last)) = (segment_bytes, fresh.first(), fresh.last())
+        {
             let name = format!("values/{stamp}.parquet");
-            fsio::write_synced(&self.data_path(&name), &bytes)?;
             manifest.segments.push(Segment {
-                file: name,
+                file: name.clone(),
                 bytes: bytes.len() as u64,
                 checksum: blake3::hash(&bytes).to_hex().to_string(),
                 min_id: first.0,
                 max_id: last.0,
                 count: fresh.len() as u64,
             });
-            fsio::sync_dir(&self.store_dir().join("values"))?;
+            writes.push((self.data_path(&name), bytes));
         }
-        let bytes = checkpoint_file::write(encoded, &ids)?;
         let name = format!("files/{stamp}.parquet");
-        fsio::write_synced(&self.data_path(&name), &bytes)?;
-        fsio::sync_dir(&self.store_dir().join("files"))?;
-        Ok((
-            name,
-            bytes.len() as u64,
-            blake3::hash(&bytes).to_hex().to_string(),
-        ))
+        let staged = Staged {
+            bytes: file_bytes.len() as u64,
+            checksum: blake3::hash(&file_bytes).to_hex().to_string(),
+            file: name.clone(),
+            writes,
+        };
+        let mut staged = staged;
+        staged.writes.push((self.data_path(&name), file_bytes));
+        Ok(staged)
+    }
+
+    /// Writes the staged files and the next manifest, all fsynced at once, then
+    /// makes the manifest live by rename. Before the rename nothing is visible.
+    fn commit_with(&self, manifest: &mut Manifest, staged: &Staged) -> Result<()> {
+        let path = self.manifest_path();
+        let text = manifest.next_text()?;
+        let tmp = fsio::temp_path(&path);
+        let mut writes: Vec<(&Path, &[u8])> = staged
+            .writes
+            .iter()
+            .map(|(p, b)| (p.as_path(), b.as_slice()))
+            .collect();
+        writes.push((&tmp, text.as_bytes()));
+        let result = fsio::write_all_synced(&writes)
+            .and_then(|_| {
+                let dirs: Vec<PathBuf> = staged
+                    .writes
+                    .iter()
+                    .filter_map(|(p, _)| p.parent().map(Path::to_path_buf))
+                    .collect();
+                fsio::sync_dirs(&dirs)
+            })
+            .and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e)));
+        if result.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        result?;
+        fsio::sync_dir(&self.store_dir())
     }
 
     /// Removes (step, op) from the manifest; its values go at the next gc.

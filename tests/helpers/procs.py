@@ -73,4 +73,7 @@ class Workers:
         for p in self.procs.values():
             if p.poll() is None:
                 p.kill()
-                p.wait()
+            p.wait()
+            for pipe in (p.stdout, p.stderr):
+                if pipe is not None and not pipe.closed:
+                    pipe.close()

@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from docetl_checkpoint.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
+from docetl_checkpoint.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError, store_error_types
 
 PROG = "docetl-checkpoint"
 DEBUG_ENV = "DOCETL_CHECKPOINT_DEBUG"
@@ -37,7 +37,7 @@ def nonnegative(text: str) -> int:
 
 
 def column_list(text: str) -> list[str]:
-    columns = [c.strip() for c in text.split(",") if c.strip()]
+    columns = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
     if not columns:
         raise argparse.ArgumentTypeError("give at least one column name")
     return columns
@@ -173,12 +173,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def describe(error: Exception) -> str:
     """One line for an exception from the store or the file system."""
-    from docetl_checkpoint.cli.common import store_error_types
-
     if isinstance(error, store_error_types()):
         kind = type(error).__name__
         return f"{kind}: {error}" if kind != "CheckpointError" else str(error)
-    if isinstance(error, OSError):
+    if isinstance(error, (OSError, ValueError)):  # disk errors; names the store refuses
         return str(error)
     return f"{type(error).__name__}: {error} (set {DEBUG_ENV}=1 for a traceback)"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from docetl_checkpoint.cli import render
@@ -11,6 +12,8 @@ from docetl_checkpoint.cli.common import EXIT_OK, CliError, open_store, require
 # where an op hash is kept in a checkpoint's meta: by callers of `save(meta=...)`,
 # and by the DocETL adapter (docetl_checkpoint.docetl)
 OP_HASH_KEYS = ("op_hash", "docetl_op_hash")
+# what DocETL 0.3.0's JSON checkpoint store writes beside its files
+DOCETL_CONFIG = ".docetl_intermediate_config.json"
 
 
 def sort_key(entry: dict[str, Any]) -> tuple[str, int, str]:
@@ -31,6 +34,11 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return EXIT_OK
     if not entries:
         print(f"no checkpoints in {args.dir}")
+        if os.path.exists(os.path.join(args.dir, DOCETL_CONFIG)):
+            print(
+                "it holds DocETL's own JSON checkpoints: "
+                f"`docetl-checkpoint import-docetl {args.dir}` adopts them"
+            )
         return EXIT_OK
     logical = all("logical_bytes" in e for e in entries)
     headers = ["STEP", "OP", "ROWS", "COLS", "LOGICAL", "ON DISK", "CREATED"]

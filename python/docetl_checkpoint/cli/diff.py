@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -162,6 +163,18 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+CONTEXT = 16  # characters kept before the first difference of two long values
+
+
+def around_difference(old: str, new: str, mark: str) -> tuple[str, str]:
+    """Both texts from a little before where they first differ, so a cut shows it."""
+    same = len(os.path.commonprefix([old, new]))
+    if same <= CONTEXT * 2:
+        return old, new
+    start = same - CONTEXT
+    return mark + old[start:], mark + new[start:]
+
+
 def diff_lines(result: dict[str, Any], a: Side, b: Side) -> list[str]:
     width = render.terminal_width()
     mark = render.ellipsis()
@@ -189,9 +202,13 @@ def diff_lines(result: dict[str, Any], a: Side, b: Side) -> list[str]:
                 )
             )
             for field in c["fields"][:3]:
-                for sign, rec in (("-", c["a"]), ("+", c["b"])):
-                    value = render.one_line(rec[field]) if field in rec else "(missing)"
-                    out.append(render.cut(f"    {sign} {field}: {value}", width, mark))
+                old, new = (
+                    render.one_line(rec[field]) if field in rec else "(missing)"
+                    for rec in (c["a"], c["b"])
+                )
+                old, new = around_difference(old, new, mark)
+                out.append(render.cut(f"    - {field}: {old}", width, mark))
+                out.append(render.cut(f"    + {field}: {new}", width, mark))
     for kind, sign in (("added", "+"), ("removed", "-")):
         if ex[kind]:
             out += ["", f"{kind} (first {len(ex[kind])} of {result[kind]:,}):"]

@@ -21,6 +21,7 @@ weakly): that is how it knows the pipeline's input datasets.
 
 from __future__ import annotations
 
+import os
 import threading
 from types import TracebackType
 from typing import Any
@@ -31,6 +32,7 @@ from docetl_checkpoint.docetl.store import CheckpointStore
 __all__ = [
     "CONFIG_NAME",
     "CheckpointStore",
+    "adopt_docetl_folder",
     "export_docetl",
     "has_json_layout",
     "install",
@@ -113,7 +115,9 @@ def uninstall() -> None:
         docetl.runner.DSLRunner.checkpoints = _saved.pop("property")
 
 
-def export_docetl(intermediate_dir: str, dest_dir: str | None = None) -> list[str]:
+def export_docetl(
+    intermediate_dir: str | os.PathLike[str], dest_dir: str | os.PathLike[str] | None = None
+) -> list[str]:
     """Write the store at `intermediate_dir` in DocETL's JSON layout (in place by default).
 
     For switching back to DocETL's own store: every checkpoint becomes
@@ -126,4 +130,26 @@ def export_docetl(intermediate_dir: str, dest_dir: str | None = None) -> list[st
 
     return export_json_layout(
         CheckpointManager(intermediate_dir), dest_dir if dest_dir is not None else intermediate_dir
+    )
+
+
+def adopt_docetl_folder(intermediate_dir: str | os.PathLike[str]) -> list[tuple[str, str]]:
+    """Import a folder written by DocETL's JSON store, in place, without its pipeline.
+
+    What `docetl-checkpoint import-docetl DIR` runs. Each checkpoint keeps its
+    op hash; with no pipeline at hand its input files are unknown, so (as in
+    DocETL) it is reused on its op hash alone. A pipeline run with `install()`
+    adopts such a folder by itself and records the input digests too.
+    Returns the (step, op) pairs imported, batches as (`<op>_batches`, `batch_<i>`).
+    """
+    from docetl_checkpoint.docetl.folders import META_OP_HASH, META_ORIGIN, adopt_json_layout
+    from docetl_checkpoint.manager import CheckpointManager
+
+    manager = CheckpointManager(intermediate_dir)
+    return adopt_json_layout(
+        manager,
+        intermediate_dir,
+        lambda step, op, data, op_hash: manager.save(
+            step, op, data, meta={META_OP_HASH: op_hash, META_ORIGIN: "docetl-json"}
+        ),
     )

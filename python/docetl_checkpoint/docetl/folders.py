@@ -12,7 +12,7 @@ import os
 import re
 import tempfile
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any
 
 from docetl_checkpoint.manager import CheckpointManager
 
@@ -27,12 +27,25 @@ _BATCH_FILE = re.compile(r"batch_(\d+)\.json")
 SaveFn = Callable[[str, str, list[dict[str, Any]], str], object]
 
 
+_GONE: Any = object()
+
+
 def _read_json(path: str) -> Any:
+    """The JSON in `path`; `_GONE` if it vanished (another process adopted it)."""
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
+    except FileNotFoundError:
+        return _GONE
     except ValueError as e:
         raise ValueError(f"cannot adopt DocETL checkpoint file {path}: {e}") from e
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass
 
 
 def _write_json(path: str, value: Any, indent: int | None = None) -> None:
@@ -98,8 +111,8 @@ def adopt_json_layout(
     base = os.fspath(base_dir)
     config_path = os.path.join(base, CONFIG_NAME)
     imported: list[tuple[str, str]] = []
-    if os.path.exists(config_path):
-        config = _read_json(config_path)
+    config = _read_json(config_path) if os.path.exists(config_path) else _GONE
+    if config is not _GONE:
         if not isinstance(config, dict):
             raise ValueError(f"cannot adopt {config_path}: not a JSON object")
         for step, ops in config.items():
@@ -107,9 +120,9 @@ def adopt_json_layout(
                 continue
             for op, op_hash in ops.items():
                 path = os.path.join(base, step, f"{op}.json")
-                if not os.path.isfile(path):
+                records = _read_json(path) if os.path.isfile(path) else _GONE
+                if records is _GONE:
                     continue
-                records = _read_json(path)
                 entry = manager.info(step, op)
                 same = (
                     entry is not None
@@ -119,15 +132,17 @@ def adopt_json_layout(
                 if not same:
                     save(step, op, records, str(op_hash))
                     imported.append((step, op))
-                os.remove(path)
+                _unlink(path)
             _remove_if_empty(os.path.join(base, step))
     for op, index, path in _batch_files(base):
-        manager.save_batch(op, index, _read_json(path), meta={META_ORIGIN: "docetl-json"})
+        records = _read_json(path)
+        if records is _GONE:
+            continue
+        manager.save_batch(op, index, records, meta={META_ORIGIN: "docetl-json"})
         imported.append((f"{op}_batches", f"batch_{index}"))
-        os.remove(path)
+        _unlink(path)
         _remove_if_empty(os.path.dirname(path))
-    if os.path.exists(config_path):
-        os.remove(config_path)
+    _unlink(config_path)
     return imported
 
 
@@ -142,8 +157,7 @@ def export_json_layout(manager: CheckpointManager, dest_dir: str | os.PathLike[s
     dest = os.fspath(dest_dir)
     written: list[str] = []
     hashes: dict[str, dict[str, str]] = {}
-    # cast: CheckpointManager's `list` method shadows the builtin in its annotations
-    for entry in cast("list[dict[str, Any]]", manager.entries()):
+    for entry in manager.entries():
         if entry["kind"] == "batch":
             op, index = entry["batch_of"], entry["batch_index"]
             records = manager.load_batch(op, index)

@@ -115,7 +115,10 @@ class CheckpointStore:
         if meta.get(META_OP_HASH) != current_hash:
             return None
         digests = self.inputs.current(step_name)
-        if decode(meta.get(META_INPUTS)) != digests:
+        # a folder imported without its pipeline (`adopt_docetl_folder`) has no
+        # recorded inputs: like DocETL, it is trusted on its op hash alone
+        recorded = meta.get(META_INPUTS)
+        if recorded is not None and decode(recorded) != digests:
             return None
         data = manager.load(step_name, op_name)
         if data is not None:
