@@ -10,6 +10,7 @@ STAMP := $(VENV)/.deps-installed
 export CARGO_TARGET_DIR ?= $(HOME)/.cache/docetl-checkpoint/target
 # DocETL runs offline for pipelines without LLM operations.
 export LITELLM_LOCAL_MODEL_COST_MAP := True
+export NO_MKDOCS_2_WARNING := 1
 
 EXTRAS := test docetl docs bench
 
@@ -33,30 +34,30 @@ $(STAMP): pyproject.toml | $(PY)
 
 venv: $(STAMP)
 
-# Debug build for development.
+# Debug build of this crate (dependencies optimized, see Cargo.toml): what tests run.
 dev: $(STAMP)
 	$(VENV)/bin/maturin develop
 
-# Release build (lto, codegen-units=1), what tests, demo and benchmarks run.
+# Release build (lto, codegen-units=1): what demo and benchmarks run.
 build: $(STAMP)
 	$(VENV)/bin/maturin develop --release
 
 demo: build
 	$(PY) examples/demo.py
 
-test: build lint test-rust test-python docs
+test: dev lint test-rust test-python docs
 
-lint: $(STAMP)
+lint: dev
 	cargo fmt --check
 	cargo clippy --all-targets -- -D warnings
 	$(VENV)/bin/ruff check python tests benchmarks examples
 	$(VENV)/bin/ruff format --check python tests benchmarks examples
-	$(PY) -m mypy.stubtest docetl_checkpoint._core
+	$(PY) -m mypy.stubtest docetl_checkpoint._core --mypy-config-file pyproject.toml
 
 test-rust:
 	cargo test --no-default-features
 
-test-python: build
+test-python: dev
 	$(VENV)/bin/pytest
 
 docs: $(STAMP)

@@ -22,10 +22,13 @@ use crate::error::{DecodeContext, Error, IoContext, Result};
 pub const ZSTD_LEVEL: i32 = 3;
 
 pub fn base_properties() -> WriterPropertiesBuilder {
-    let level = ZstdLevel::try_new(ZSTD_LEVEL).unwrap_or_default();
     parquet::file::properties::WriterProperties::builder()
-        .set_compression(Compression::ZSTD(level))
+        .set_compression(zstd(ZSTD_LEVEL))
         .set_created_by(format!("docetl-checkpoint {}", env!("CARGO_PKG_VERSION")))
+}
+
+pub fn zstd(level: i32) -> Compression {
+    Compression::ZSTD(ZstdLevel::try_new(level).unwrap_or_default())
 }
 
 /// Encodes one batch into Parquet bytes in memory; `arrow_schema` embeds the

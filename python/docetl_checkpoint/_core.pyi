@@ -1,8 +1,17 @@
 """Type stubs for the Rust extension module `docetl_checkpoint._core`."""
 
-from typing import Any
+from typing import Any, final
 
 import pyarrow
+
+__all__ = [
+    "__version__",
+    "CheckpointError",
+    "CorruptCheckpointError",
+    "Store",
+    "canonical_hash",
+    "record_hash",
+]
 
 __version__: str
 
@@ -12,10 +21,11 @@ class CheckpointError(Exception):
 class CorruptCheckpointError(CheckpointError):
     """A store file is damaged, truncated or missing; the message names it."""
 
+@final
 class Store:
     """The Rust store under one folder. Use `CheckpointManager` instead."""
 
-    def __init__(self, path: str) -> None: ...
+    def __new__(cls, path: str) -> Store: ...
     @property
     def path(self) -> str: ...
     def save(
@@ -48,7 +58,6 @@ class Store:
     def gc(self) -> dict[str, int]: ...
     def stats(self) -> dict[str, Any]: ...
     def verify(self) -> dict[str, Any]: ...
-
     def _table_with_buffer_addresses(
         self, step: str, op: str
     ) -> tuple[pyarrow.Table, list[int]] | None: ...

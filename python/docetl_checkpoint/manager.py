@@ -103,9 +103,7 @@ class CheckpointManager:
         """The first `n` records (all when fewer), reading only what they need."""
         return self._store.head(step, op, n)
 
-    def table(
-        self, step: str, op: str, columns: list[str] | None = None
-    ) -> pyarrow.Table | None:
+    def table(self, step: str, op: str, columns: list[str] | None = None) -> pyarrow.Table | None:
         """The checkpoint as a typed `pyarrow.Table` built in Rust (no copy)."""
         return self._store.table(step, op, columns)
 
@@ -166,7 +164,9 @@ class CheckpointManager:
 
     # -- the API of the seed design, kept for existing notebooks -------------
 
-    def save_checkpoint(self, step_name: str, operation_name: str, data: builtins.list[Record]) -> str:
+    def save_checkpoint(
+        self, step_name: str, operation_name: str, data: builtins.list[Record]
+    ) -> str:
         return self.save(step_name, operation_name, data)
 
     def load_checkpoint(self, step_name: str, operation_name: str) -> builtins.list[Record] | None:
