@@ -29,7 +29,8 @@ $(PY):
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet "maturin>=1.16,<2"
-	$(PIP) install --quiet $$($(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; extras = [d for e in "$(EXTRAS)".split() for d in p["optional-dependencies"][e]]; print(" ".join(repr(d) for d in p["dependencies"] + extras))')
+	$(PY) -c 'import tomllib; p = tomllib.load(open("pyproject.toml", "rb"))["project"]; extras = [d for e in "$(EXTRAS)".split() for d in p["optional-dependencies"][e]]; print("\n".join(p["dependencies"] + extras))' > $(VENV)/requirements.txt
+	$(PIP) install --quiet -r $(VENV)/requirements.txt
 	touch $@
 
 venv: $(STAMP)

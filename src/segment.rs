@@ -126,16 +126,75 @@ fn check_ascending(path: &Path, ids: &[u64]) -> Result<()> {
     Ok(())
 }
 
-/// Values read from one segment, verified against their hashes.
+/// Decoded values of one segment (all or some of its row groups), verified.
 pub struct SegmentValues {
+    ids: Vec<u64>,
     kinds: UInt8Array,
     data: LargeBinaryArray,
+}
+
+impl SegmentValues {
+    /// The whole segment, checked against its recorded checksum (full loads;
+    /// immutable, so the store caches it).
+    pub fn read_verified(path: &Path, checksum: &str) -> Result<SegmentValues> {
+        let bytes = parquet_io::read_all(path)?;
+        if blake3::hash(&bytes).to_hex().as_str() != checksum {
+            return Err(Error::corrupt(path, "value segment does not match its checksum"));
+        }
+        let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
+        Self::from_batch(path, &batch, None)
+    }
+
+    /// Only the row groups holding `wanted` ids (ascending), each value checked
+    /// against its hash (samples, which must not read whole segments).
+    pub fn read_partial(path: &Path, wanted: &[u64]) -> Result<SegmentValues> {
+        let (file, meta) = parquet_io::open_metadata(path)?;
+        let plan = ReadPlan {
+            row_groups: Some(row_groups_holding(meta.metadata(), wanted)),
+            ..Default::default()
+        };
+        let batch = parquet_io::decode(path, file, Some(meta), plan)?;
+        Self::from_batch(path, &batch, Some(wanted))
+    }
+
+    fn from_batch(path: &Path, batch: &RecordBatch, check: Option<&[u64]>) -> Result<SegmentValues> {
+        let ids = column::<UInt64Type>(path, batch, ID)?.values().to_vec();
+        check_ascending(path, &ids)?;
+        let hashes = batch
+            .column(HASH)
+            .as_fixed_size_binary_opt()
+            .ok_or_else(|| Error::corrupt(path, "hash column"))?;
+        let kinds = column::<UInt8Type>(path, batch, KIND)?.clone();
+        let data = batch
+            .column(DATA)
+            .as_binary_opt::<i64>()
+            .ok_or_else(|| Error::corrupt(path, "data column"))?
+            .clone();
+        for row in 0..ids.len() {
+            let id = ids[row];
+            let kind = ValueKind::from_u8(kinds.value(row))
+                .ok_or_else(|| Error::corrupt(path, format!("value {id} has an unknown kind")))?;
+            let checked = check.is_some_and(|wanted| wanted.binary_search(&id).is_ok());
+            if checked && hash_of(kind, data.value(row)) != hashes.value(row) {
+                return Err(Error::corrupt(path, format!("value {id} does not match its hash")));
+            }
+            if kind == ValueKind::Str && std::str::from_utf8(data.value(row)).is_err() {
+                return Err(Error::corrupt(path, format!("value {id} is not UTF-8")));
+            }
+        }
+        Ok(SegmentValues { ids, kinds, data })
+    }
+
+    /// Decoded bytes held, for the cache's budget.
+    pub fn size(&self) -> usize {
+        self.data.get_array_memory_size() + self.ids.len() * 9
+    }
 }
 
 /// Values gathered from many segments, by id.
 #[derive(Default)]
 pub struct ValueTable {
-    parts: Vec<SegmentValues>,
+    parts: Vec<Arc<SegmentValues>>,
     index: HashMap<u64, (u32, u32)>,
 }
 
@@ -155,74 +214,15 @@ impl ValueTable {
         self.index.is_empty()
     }
 
-    /// Reads the `wanted` ids (ascending) of one segment into the table,
-    /// decoding only the row groups whose id range holds one of them.
-    ///
-    /// With `checksum`, the whole file is read and checked against it (full
-    /// loads); without, each value read is checked against its hash (samples).
-    pub fn read_segment(
-        &mut self,
-        path: &Path,
-        wanted: &[u64],
-        checksum: Option<&str>,
-    ) -> Result<()> {
-        let batch = match checksum {
-            Some(expected) => {
-                let bytes = parquet_io::read_all(path)?;
-                if blake3::hash(&bytes).to_hex().as_str() != expected {
-                    return Err(Error::corrupt(
-                        path,
-                        "value segment does not match its checksum",
-                    ));
-                }
-                let meta = parquet_io::metadata_of(path, &bytes)?;
-                let plan = ReadPlan {
-                    row_groups: Some(row_groups_holding(meta.metadata(), wanted)),
-                    ..Default::default()
-                };
-                parquet_io::decode(path, bytes, Some(meta), plan)?
-            }
-            None => {
-                let (file, meta) = parquet_io::open_metadata(path)?;
-                let plan = ReadPlan {
-                    row_groups: Some(row_groups_holding(meta.metadata(), wanted)),
-                    ..Default::default()
-                };
-                parquet_io::decode(path, file, Some(meta), plan)?
-            }
-        };
-        let ids = column::<UInt64Type>(path, &batch, ID)?;
-        check_ascending(path, ids.values())?;
-        let hashes = batch
-            .column(HASH)
-            .as_fixed_size_binary_opt()
-            .ok_or_else(|| Error::corrupt(path, "hash column"))?;
-        let kinds = column::<UInt8Type>(path, &batch, KIND)?.clone();
-        let data = batch
-            .column(DATA)
-            .as_binary_opt::<i64>()
-            .ok_or_else(|| Error::corrupt(path, "data column"))?
-            .clone();
+    /// Makes the `wanted` ids (ascending) of a decoded segment available.
+    pub fn add(&mut self, values: Arc<SegmentValues>, wanted: &[u64]) {
         let part = self.parts.len() as u32;
         for &id in wanted {
-            let Ok(row) = ids.values().binary_search(&id) else {
-                continue;
-            };
-            let kind = ValueKind::from_u8(kinds.value(row))
-                .ok_or_else(|| Error::corrupt(path, format!("value {id} has an unknown kind")))?;
-            if checksum.is_none() && hash_of(kind, data.value(row)) != hashes.value(row) {
-                return Err(Error::corrupt(
-                    path,
-                    format!("value {id} does not match its hash"),
-                ));
+            if let Ok(row) = values.ids.binary_search(&id) {
+                self.index.insert(id, (part, row as u32));
             }
-            if kind == ValueKind::Str && std::str::from_utf8(data.value(row)).is_err() {
-                return Err(Error::corrupt(path, format!("value {id} is not UTF-8")));
-            }
-            self.index.insert(id, (part, row as u32));
         }
-        self.parts.push(SegmentValues { kinds, data });
-        Ok(())
+        self.parts.push(values);
     }
 }
 
@@ -259,9 +259,13 @@ pub fn read_ids(path: &Path) -> Result<Vec<u64>> {
     Ok(ids.values().to_vec())
 }
 
-/// Decodes a whole segment, for gc rewrites: (ids, hashes, kinds, data).
-pub fn read_full(path: &Path) -> Result<RecordBatch> {
+/// Decodes a whole segment, checksum verified, for gc rewrites: a damaged
+/// segment is never copied into a new file with a fresh checksum.
+pub fn read_full(path: &Path, checksum: &str) -> Result<RecordBatch> {
     let bytes = parquet_io::read_all(path)?;
+    if blake3::hash(&bytes).to_hex().as_str() != checksum {
+        return Err(Error::corrupt(path, "value segment does not match its checksum"));
+    }
     let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
     if batch.schema().fields().len() != 4
         || batch.column(DATA).data_type() != &DataType::LargeBinary

@@ -54,7 +54,7 @@ impl Store {
             if alive == 0 {
                 continue;
             }
-            let batch = segment::read_full(&path)?;
+            let batch = segment::read_full(&path, &seg.checksum)?;
             let (bytes, _) = segment::rewrite_live(&path, &batch, &|id| live.contains(&id))?;
             let name = format!(
                 "values/{:012}-{}.parquet",

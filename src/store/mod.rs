@@ -1,6 +1,7 @@
 //! The store under one folder: paths, the save-time dedup index, and the
 //! operations split by topic (save, read, gc, inspect).
 
+mod cache;
 mod gc;
 mod inspect;
 pub mod read;
@@ -24,6 +25,8 @@ pub struct Store {
     root: PathBuf,
     /// hash -> value id of every stored value, for dedup; refreshed from new segments.
     index: Mutex<ValueIndex>,
+    /// Decoded value segments, shared by reads of this store.
+    cache: cache::SegmentCache,
 }
 
 #[derive(Default)]
@@ -38,6 +41,7 @@ impl Store {
         Store {
             root: root.into(),
             index: Mutex::new(ValueIndex::default()),
+            cache: cache::SegmentCache::default(),
         }
     }
 

@@ -2,6 +2,7 @@
 //! groups for a sample) and the values it references, verified by hash.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{Float64Type, Int64Type, UInt32Type, UInt64Type};
@@ -17,7 +18,7 @@ use crate::encode::{ColumnKind, ValueKind};
 use crate::error::{Error, Result};
 use crate::manifest::{Entry, Manifest};
 use crate::parquet_io::{self, ReadPlan};
-use crate::segment::ValueTable;
+use crate::segment::{SegmentValues, ValueTable};
 
 /// How much of a checkpoint to read.
 #[derive(Clone, Copy)]
@@ -118,10 +119,17 @@ impl Store {
         ids.sort_unstable();
         ids.dedup();
         for (seg, wanted) in manifest.segments_for(&ids) {
-            let checksum = matches!(mode, ReadMode::All).then_some(seg.checksum.as_str());
-            loaded
-                .values
-                .read_segment(&self.data_path(&seg.file), wanted, checksum)?;
+            let path = self.data_path(&seg.file);
+            let values = match (mode, self.cache.get(&seg.file)) {
+                (_, Some(cached)) => cached,
+                (ReadMode::All, None) => {
+                    let values = Arc::new(SegmentValues::read_verified(&path, &seg.checksum)?);
+                    self.cache.put(&seg.file, values.clone());
+                    values
+                }
+                (ReadMode::Head(_), None) => Arc::new(SegmentValues::read_partial(&path, wanted)?),
+            };
+            loaded.values.add(values, wanted);
         }
         if loaded.values.len() != ids.len() {
             return Err(Error::corrupt(
