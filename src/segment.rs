@@ -139,7 +139,10 @@ impl SegmentValues {
     pub fn read_verified(path: &Path, checksum: &str) -> Result<SegmentValues> {
         let bytes = parquet_io::read_all(path)?;
         if blake3::hash(&bytes).to_hex().as_str() != checksum {
-            return Err(Error::corrupt(path, "value segment does not match its checksum"));
+            return Err(Error::corrupt(
+                path,
+                "value segment does not match its checksum",
+            ));
         }
         let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
         Self::from_batch(path, &batch, None)
@@ -157,7 +160,11 @@ impl SegmentValues {
         Self::from_batch(path, &batch, Some(wanted))
     }
 
-    fn from_batch(path: &Path, batch: &RecordBatch, check: Option<&[u64]>) -> Result<SegmentValues> {
+    fn from_batch(
+        path: &Path,
+        batch: &RecordBatch,
+        check: Option<&[u64]>,
+    ) -> Result<SegmentValues> {
         let ids = column::<UInt64Type>(path, batch, ID)?.values().to_vec();
         check_ascending(path, &ids)?;
         let hashes = batch
@@ -170,13 +177,15 @@ impl SegmentValues {
             .as_binary_opt::<i64>()
             .ok_or_else(|| Error::corrupt(path, "data column"))?
             .clone();
-        for row in 0..ids.len() {
-            let id = ids[row];
+        for (row, &id) in ids.iter().enumerate() {
             let kind = ValueKind::from_u8(kinds.value(row))
                 .ok_or_else(|| Error::corrupt(path, format!("value {id} has an unknown kind")))?;
             let checked = check.is_some_and(|wanted| wanted.binary_search(&id).is_ok());
             if checked && hash_of(kind, data.value(row)) != hashes.value(row) {
-                return Err(Error::corrupt(path, format!("value {id} does not match its hash")));
+                return Err(Error::corrupt(
+                    path,
+                    format!("value {id} does not match its hash"),
+                ));
             }
             if kind == ValueKind::Str && std::str::from_utf8(data.value(row)).is_err() {
                 return Err(Error::corrupt(path, format!("value {id} is not UTF-8")));
@@ -264,7 +273,10 @@ pub fn read_ids(path: &Path) -> Result<Vec<u64>> {
 pub fn read_full(path: &Path, checksum: &str) -> Result<RecordBatch> {
     let bytes = parquet_io::read_all(path)?;
     if blake3::hash(&bytes).to_hex().as_str() != checksum {
-        return Err(Error::corrupt(path, "value segment does not match its checksum"));
+        return Err(Error::corrupt(
+            path,
+            "value segment does not match its checksum",
+        ));
     }
     let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
     if batch.schema().fields().len() != 4

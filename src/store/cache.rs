@@ -38,7 +38,9 @@ impl SegmentCache {
         inner.order.push_back(file.to_string());
         inner.bytes += size;
         while inner.bytes > CACHE_BYTES {
-            let Some(oldest) = inner.order.pop_front() else { break };
+            let Some(oldest) = inner.order.pop_front() else {
+                break;
+            };
             if let Some(gone) = inner.segments.remove(&oldest) {
                 inner.bytes -= gone.size();
             }
