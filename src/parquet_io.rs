@@ -57,6 +57,18 @@ pub fn read_all(path: &Path) -> Result<Bytes> {
     std::fs::read(path).at("read", path).map(Bytes::from)
 }
 
+/// The whole file, checked against the blake3 checksum recorded at commit.
+pub fn read_verified(path: &Path, checksum: &str, what: &str) -> Result<Bytes> {
+    let bytes = read_all(path)?;
+    if blake3::hash(&bytes).to_hex().as_str() != checksum {
+        return Err(Error::corrupt(
+            path,
+            format!("{what} does not match its checksum"),
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Footer metadata of a file opened for partial reads.
 pub fn open_metadata(path: &Path) -> Result<(File, ArrowReaderMetadata)> {
     let file = File::open(path).at("open", path)?;

@@ -137,15 +137,7 @@ impl SegmentValues {
     /// The whole segment, checked against its recorded checksum (full loads;
     /// immutable, so the store caches it).
     pub fn read_verified(path: &Path, checksum: &str) -> Result<SegmentValues> {
-        let bytes = parquet_io::read_all(path)?;
-        if blake3::hash(&bytes).to_hex().as_str() != checksum {
-            return Err(Error::corrupt(
-                path,
-                "value segment does not match its checksum",
-            ));
-        }
-        let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
-        Self::from_batch(path, &batch, None)
+        Self::from_batch(path, &read_full(path, checksum)?, None)
     }
 
     /// Only the row groups holding `wanted` ids (ascending), each value checked
@@ -271,13 +263,7 @@ pub fn read_ids(path: &Path) -> Result<Vec<u64>> {
 /// Decodes a whole segment, checksum verified, for gc rewrites: a damaged
 /// segment is never copied into a new file with a fresh checksum.
 pub fn read_full(path: &Path, checksum: &str) -> Result<RecordBatch> {
-    let bytes = parquet_io::read_all(path)?;
-    if blake3::hash(&bytes).to_hex().as_str() != checksum {
-        return Err(Error::corrupt(
-            path,
-            "value segment does not match its checksum",
-        ));
-    }
+    let bytes = parquet_io::read_verified(path, checksum, "value segment")?;
     let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
     if batch.schema().fields().len() != 4
         || batch.column(DATA).data_type() != &DataType::LargeBinary

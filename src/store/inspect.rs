@@ -91,11 +91,9 @@ impl Store {
         for seg in &manifest.segments {
             report.files_checked += 1;
             let path = self.data_path(&seg.file);
-            let problem = match parquet_io::read_all(&path) {
-                Ok(bytes) if blake3::hash(&bytes).to_hex().as_str() == seg.checksum => None,
-                Ok(_) => Some("does not match its checksum".to_string()),
-                Err(e) => Some(e.to_string()),
-            };
+            let problem = parquet_io::read_verified(&path, &seg.checksum, "value segment")
+                .err()
+                .map(|e| e.to_string());
             if let Some(problem) = problem {
                 report.damaged_segments.push((seg.file.clone(), problem));
                 bad_segments.push(seg);

@@ -148,13 +148,7 @@ impl Store {
     /// A checkpoint's whole file, checked against the checksum in its entry.
     pub(super) fn read_file(&self, entry: &Entry) -> Result<(RecordBatch, FileMeta)> {
         let path = self.data_path(&entry.file);
-        let bytes = parquet_io::read_all(&path)?;
-        if blake3::hash(&bytes).to_hex().as_str() != entry.checksum {
-            return Err(Error::corrupt(
-                &path,
-                "checkpoint file does not match its checksum",
-            ));
-        }
+        let bytes = parquet_io::read_verified(&path, &entry.checksum, "checkpoint file")?;
         let batch = parquet_io::decode(&path, bytes, None, ReadPlan::default())?;
         let meta = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
         Ok((batch, meta))
