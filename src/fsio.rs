@@ -45,22 +45,31 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     file.sync_all().at("fsync", path)
 }
 
-/// Writes and fsyncs several new files at once: the device overlaps the flushes.
-pub fn write_all_synced(files: &[(&Path, &[u8])]) -> Result<()> {
-    parallel(
-        files
-            .iter()
-            .map(|&(path, bytes)| move || write_synced(path, bytes))
-            .collect(),
-    )
-}
-
-/// Fsyncs several folders at once (duplicates once).
-pub fn sync_dirs(dirs: &[PathBuf]) -> Result<()> {
-    let mut unique: Vec<&PathBuf> = dirs.iter().collect();
-    unique.sort();
-    unique.dedup();
-    parallel(unique.into_iter().map(|d| move || sync_dir(d)).collect())
+/// Creates several new files, then fsyncs them and the folders holding their
+/// names in one parallel round: the device overlaps the flushes, and a commit
+/// waits for one round instead of one per file and folder.
+pub fn write_durably(files: &[(&Path, &[u8])]) -> Result<()> {
+    let mut handles = Vec::with_capacity(files.len());
+    for &(path, bytes) in files {
+        let mut file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .at("create", path)?;
+        file.write_all(bytes).at("write", path)?;
+        handles.push((path, file));
+    }
+    let mut dirs: Vec<&Path> = files.iter().map(|&(p, _)| parent(p)).collect();
+    dirs.sort();
+    dirs.dedup();
+    let mut jobs: Vec<Box<dyn FnOnce() -> Result<()> + Send + '_>> = Vec::new();
+    for (path, file) in &handles {
+        jobs.push(Box::new(move || file.sync_all().at("fsync", path)));
+    }
+    for dir in dirs {
+        jobs.push(Box::new(move || sync_dir(dir)));
+    }
+    parallel(jobs)
 }
 
 fn parallel<F: FnOnce() -> Result<()> + Send>(jobs: Vec<F>) -> Result<()> {

@@ -7,7 +7,10 @@ use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
 use arrow_array::types::{UInt64Type, UInt8Type};
-use arrow_array::{Array as _, ArrayRef, LargeBinaryArray, RecordBatch, UInt64Array, UInt8Array};
+use arrow_array::{
+    Array as _, ArrayRef, FixedSizeBinaryArray, LargeBinaryArray, RecordBatch, UInt64Array,
+    UInt8Array,
+};
 use arrow_schema::{DataType, Field, Schema};
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnPath;
@@ -129,6 +132,7 @@ fn check_ascending(path: &Path, ids: &[u64]) -> Result<()> {
 /// Decoded values of one segment (all or some of its row groups), verified.
 pub struct SegmentValues {
     ids: Vec<u64>,
+    hashes: FixedSizeBinaryArray,
     kinds: UInt8Array,
     data: LargeBinaryArray,
 }
@@ -162,7 +166,8 @@ impl SegmentValues {
         let hashes = batch
             .column(HASH)
             .as_fixed_size_binary_opt()
-            .ok_or_else(|| Error::corrupt(path, "hash column"))?;
+            .ok_or_else(|| Error::corrupt(path, "hash column"))?
+            .clone();
         let kinds = column::<UInt8Type>(path, batch, KIND)?.clone();
         let data = batch
             .column(DATA)
@@ -183,7 +188,12 @@ impl SegmentValues {
                 return Err(Error::corrupt(path, format!("value {id} is not UTF-8")));
             }
         }
-        Ok(SegmentValues { ids, kinds, data })
+        Ok(SegmentValues {
+            ids,
+            hashes,
+            kinds,
+            data,
+        })
     }
 
     /// Decoded bytes held, for the cache's budget.
@@ -205,6 +215,12 @@ impl ValueTable {
         let seg = &self.parts[part as usize];
         let kind = ValueKind::from_u8(seg.kinds.value(row as usize))?;
         Some((kind, seg.data.value(row as usize)))
+    }
+
+    /// The content hash of value `id`: a key that stays right across stores.
+    pub fn hash(&self, id: u64) -> Option<&[u8]> {
+        let &(part, row) = self.index.get(&id)?;
+        Some(self.parts[part as usize].hashes.value(row as usize))
     }
 
     pub fn len(&self) -> usize {

@@ -1,33 +1,34 @@
 //! Stored checkpoints -> Python objects, built straight from the Arrow arrays.
 //! A large string shared by many rows becomes one shared Python `str`.
 
-use std::collections::HashMap;
-
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString};
 
+use super::strings::SharedStrings;
 use crate::canonical;
 use crate::store::{CellRef, Loaded};
 use crate::value::Value;
 
-pub fn records<'py>(py: Python<'py>, loaded: &Loaded) -> PyResult<Bound<'py, PyList>> {
+pub fn records<'py>(
+    py: Python<'py>,
+    loaded: &Loaded,
+    strings: &SharedStrings,
+) -> PyResult<Bound<'py, PyList>> {
     let keys: Vec<Bound<'py, PyString>> = loaded
         .columns
         .iter()
         .map(|c| PyString::new(py, &c.key))
         .collect();
-    let mut shared: HashMap<u64, Bound<'py, PyString>> = HashMap::new();
     let rows = (0..loaded.num_rows())
         .map(|row| {
             let dict = PyDict::new(py);
             for &col in loaded.shape(row) {
                 let col = col as usize;
                 let value = match (loaded.value_id(col, row), loaded.cell(col, row)?) {
-                    (Some(id), CellRef::Str(s)) => shared
-                        .entry(id)
-                        .or_insert_with(|| PyString::new(py, s))
-                        .clone()
-                        .into_any(),
+                    (Some(id), CellRef::Str(s)) => match loaded.values.hash(id) {
+                        Some(hash) => strings.get(py, hash, s).into_any(),
+                        None => PyString::new(py, s).into_any(),
+                    },
                     (_, cell) => cell_to_py(py, cell)?,
                 };
                 dict.set_item(&keys[col], value)?;

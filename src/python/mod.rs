@@ -4,6 +4,7 @@ mod convert_in;
 mod convert_out;
 mod errors;
 mod store;
+mod strings;
 
 use pyo3::prelude::*;
 

@@ -10,6 +10,7 @@ use pyo3_arrow::PyTable;
 
 use super::convert_in::Converter;
 use super::convert_out;
+use super::strings::SharedStrings;
 use crate::arrow_out;
 use crate::manifest::{Entry, EntryKind};
 use crate::names;
@@ -19,6 +20,7 @@ use crate::store::{self, Loaded, ReadMode};
 pub struct Store {
     inner: store::Store,
     path: String,
+    strings: SharedStrings,
 }
 
 type Meta = Option<BTreeMap<String, String>>;
@@ -114,6 +116,7 @@ impl Store {
         Store {
             inner: store::Store::open(&path),
             path,
+            strings: SharedStrings::default(),
         }
     }
 
@@ -167,7 +170,7 @@ impl Store {
         op: &str,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         self.read(py, step, op, ReadMode::All)?
-            .map(|l| convert_out::records(py, &l))
+            .map(|l| convert_out::records(py, &l, &self.strings))
             .transpose()
     }
 
@@ -179,7 +182,7 @@ impl Store {
         n: usize,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         self.read(py, step, op, ReadMode::Head(n))?
-            .map(|l| convert_out::records(py, &l))
+            .map(|l| convert_out::records(py, &l, &self.strings))
             .transpose()
     }
 

@@ -209,15 +209,9 @@ impl Store {
             .map(|(p, b)| (p.as_path(), b.as_slice()))
             .collect();
         writes.push((&tmp, text.as_bytes()));
-        let result = fsio::write_all_synced(&writes)
-            .and_then(|_| {
-                let dirs: Vec<PathBuf> = staged
-                    .writes
-                    .iter()
-                    .filter_map(|(p, _)| p.parent().map(Path::to_path_buf))
-                    .collect();
-                fsio::sync_dirs(&dirs)
-            })
+        // data files, their folders and the next manifest are durable before the
+        // rename makes them visible; the folder fsync after it makes that durable
+        let result = fsio::write_durably(&writes)
             .and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e)));
         if result.is_err() {
             let _ = std::fs::remove_file(&tmp);
