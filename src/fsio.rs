@@ -36,29 +36,28 @@ pub fn now_seconds() -> f64 {
 /// Writes a new file and fsyncs it. Used for immutable files with unique names:
 /// a crash leaves at most an unreferenced file, which gc removes.
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    create_written(path, bytes)?.sync_all().at("fsync", path)
+}
+
+/// Creates `path` (it must not exist) holding `bytes`, not yet fsynced.
+fn create_written(path: &Path, bytes: &[u8]) -> Result<File> {
     let mut file = OpenOptions::new()
         .write(true)
         .create_new(true)
         .open(path)
         .at("create", path)?;
     file.write_all(bytes).at("write", path)?;
-    file.sync_all().at("fsync", path)
+    Ok(file)
 }
 
 /// Creates several new files, then fsyncs them and the folders holding their
 /// names in one parallel round: the device overlaps the flushes, and a commit
 /// waits for one round instead of one per file and folder.
 pub fn write_durably(files: &[(&Path, &[u8])]) -> Result<()> {
-    let mut handles = Vec::with_capacity(files.len());
-    for &(path, bytes) in files {
-        let mut file = OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(path)
-            .at("create", path)?;
-        file.write_all(bytes).at("write", path)?;
-        handles.push((path, file));
-    }
+    let handles = files
+        .iter()
+        .map(|&(path, bytes)| Ok((path, create_written(path, bytes)?)))
+        .collect::<Result<Vec<_>>>()?;
     let mut dirs: Vec<&Path> = files.iter().map(|&(p, _)| parent(p)).collect();
     dirs.sort();
     dirs.dedup();
