@@ -202,6 +202,13 @@ impl SegmentValues {
     }
 }
 
+/// A stored value, borrowed from its decoded segment.
+pub enum Stored<'a> {
+    Str(&'a str),
+    /// A canonical encoding (nested values, big ints).
+    Canonical(&'a [u8]),
+}
+
 /// Values gathered from many segments, by id.
 #[derive(Default)]
 pub struct ValueTable {
@@ -210,11 +217,16 @@ pub struct ValueTable {
 }
 
 impl ValueTable {
-    pub fn get(&self, id: u64) -> Option<(ValueKind, &[u8])> {
+    pub fn get(&self, id: u64) -> Option<Stored<'_>> {
         let &(part, row) = self.index.get(&id)?;
         let seg = &self.parts[part as usize];
-        let kind = ValueKind::from_u8(seg.kinds.value(row as usize))?;
-        Some((kind, seg.data.value(row as usize)))
+        let bytes = seg.data.value(row as usize);
+        Some(match ValueKind::from_u8(seg.kinds.value(row as usize))? {
+            // SAFETY: `SegmentValues::from_batch` checked that every string value
+            // of the segment is UTF-8, and its arrays are immutable since.
+            ValueKind::Str => Stored::Str(unsafe { std::str::from_utf8_unchecked(bytes) }),
+            ValueKind::Canonical => Stored::Canonical(bytes),
+        })
     }
 
     /// The content hash of value `id`: a key that stays right across stores.

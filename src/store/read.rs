@@ -14,11 +14,11 @@ use arrow_array::{
 use super::Store;
 use crate::canonical::{self, Hash};
 use crate::checkpoint_file::{self, FileMeta};
-use crate::encode::{ColumnKind, ValueKind};
+use crate::encode::ColumnKind;
 use crate::error::{Error, Result};
 use crate::manifest::{Entry, Manifest};
 use crate::parquet_io::{self, ReadPlan};
-use crate::segment::{SegmentValues, ValueTable};
+use crate::segment::{SegmentValues, Stored, ValueTable};
 
 /// How much of a checkpoint to read.
 #[derive(Clone, Copy)]
@@ -265,16 +265,13 @@ impl Loaded {
 
     pub fn cell(&self, col: usize, row: usize) -> Result<CellRef<'_>> {
         if let Some(id) = self.value_id(col, row) {
-            let (kind, data) = self
+            let stored = self
                 .values
                 .get(id)
                 .ok_or_else(|| Error::corrupt(&self.path, format!("value {id} missing")))?;
-            return Ok(match kind {
-                ValueKind::Str => CellRef::Str(
-                    std::str::from_utf8(data)
-                        .map_err(|_| Error::corrupt(&self.path, "value is not UTF-8"))?,
-                ),
-                ValueKind::Canonical => CellRef::Canonical(data),
+            return Ok(match stored {
+                Stored::Str(s) => CellRef::Str(s),
+                Stored::Canonical(bytes) => CellRef::Canonical(bytes),
             });
         }
         let column = &self.columns[col];
