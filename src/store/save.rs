@@ -186,15 +186,17 @@ impl Store {
             writes.push((self.data_path(&name), bytes));
         }
         let name = format!("files/{stamp}.parquet");
-        let staged = Staged {
-            bytes: file_bytes.len() as u64,
-            checksum: blake3::hash(&file_bytes).to_hex().to_string(),
-            file: name.clone(),
+        let (bytes, checksum) = (
+            file_bytes.len() as u64,
+            blake3::hash(&file_bytes).to_hex().to_string(),
+        );
+        writes.push((self.data_path(&name), file_bytes));
+        Ok(Staged {
+            file: name,
+            bytes,
+            checksum,
             writes,
-        };
-        let mut staged = staged;
-        staged.writes.push((self.data_path(&name), file_bytes));
-        Ok(staged)
+        })
     }
 
     /// Writes the staged files and the next manifest, all fsynced at once, then
