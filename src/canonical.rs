@@ -97,12 +97,17 @@ pub fn encode(value: &Value) -> Vec<u8> {
 
 /// blake3 of a string's canonical encoding, streamed without building it.
 pub fn hash_str(s: &str) -> Hash {
+    hash_str_bytes(s.as_bytes())
+}
+
+/// `hash_str` over the UTF-8 bytes of a string as stored in a value segment.
+pub fn hash_str_bytes(utf8: &[u8]) -> Hash {
     let mut prefix = Vec::with_capacity(11);
     prefix.push(TAG_STR);
-    put_varint(&mut prefix, s.len() as u64);
+    put_varint(&mut prefix, utf8.len() as u64);
     let mut hasher = blake3::Hasher::new();
     hasher.update(&prefix);
-    hasher.update(s.as_bytes());
+    hasher.update(utf8);
     *hasher.finalize().as_bytes()
 }
 

@@ -76,14 +76,7 @@ fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
 /// The hash of a stored value, recomputed from its bytes.
 pub fn hash_of(kind: ValueKind, data: &[u8]) -> Hash {
     match kind {
-        ValueKind::Str => {
-            let mut prefix = vec![canonical::TAG_STR];
-            canonical::put_varint(&mut prefix, data.len() as u64);
-            let mut h = blake3::Hasher::new();
-            h.update(&prefix);
-            h.update(data);
-            *h.finalize().as_bytes()
-        }
+        ValueKind::Str => canonical::hash_str_bytes(data),
         ValueKind::Canonical => canonical::hash_encoded(data),
     }
 }
@@ -306,11 +299,10 @@ pub fn rewrite_live(
     path: &Path,
     batch: &RecordBatch,
     live: &dyn Fn(u64) -> bool,
-) -> Result<(Vec<u8>, usize)> {
+) -> Result<Vec<u8>> {
     let ids = column::<UInt64Type>(path, batch, ID)?;
     let keep: arrow_array::BooleanArray = ids.values().iter().map(|&id| Some(live(id))).collect();
     let kept = arrow_select::filter::filter_record_batch(batch, &keep).decoding(path)?;
-    let n = kept.num_rows();
     let kept = RecordBatch::try_new(schema(), kept.columns().to_vec()).decoding(path)?;
-    Ok((parquet_io::encode(&kept, properties(), true)?, n))
+    parquet_io::encode(&kept, properties(), true)
 }

@@ -55,7 +55,7 @@ impl Store {
                 continue;
             }
             let batch = segment::read_full(&path, &seg.checksum)?;
-            let (bytes, _) = segment::rewrite_live(&path, &batch, &|id| live.contains(&id))?;
+            let bytes = segment::rewrite_live(&path, &batch, &|id| live.contains(&id))?;
             let name = format!(
                 "values/{:012}-{}.parquet",
                 manifest.generation + 1,

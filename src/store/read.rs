@@ -101,8 +101,8 @@ impl Store {
 
     fn read_entry(&self, manifest: &Manifest, entry: Entry, mode: ReadMode) -> Result<Loaded> {
         let path = self.data_path(&entry.file);
-        let batch = match mode {
-            ReadMode::All => self.read_file(&entry)?.0,
+        let (batch, meta) = match mode {
+            ReadMode::All => self.read_file(&entry)?,
             ReadMode::Head(n) => {
                 let (file, meta) = parquet_io::open_metadata(&path)?;
                 let groups = first_row_groups(meta.metadata(), n);
@@ -111,10 +111,12 @@ impl Store {
                     limit: Some(n),
                     columns: None,
                 };
-                parquet_io::decode(&path, file, Some(meta), plan)?
+                let batch = parquet_io::decode(&path, file, Some(meta), plan)?;
+                let layout = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
+                (batch, layout)
             }
         };
-        let mut loaded = Loaded::new(entry, path, batch)?;
+        let mut loaded = Loaded::new(entry, path, batch, meta)?;
         let mut ids = ref_ids(&loaded.batch, &loaded.meta);
         ids.sort_unstable();
         ids.dedup();
@@ -188,8 +190,7 @@ fn typed<T: Clone + 'static>(path: &Path, array: &dyn Array) -> Result<T> {
 }
 
 impl Loaded {
-    fn new(entry: Entry, path: PathBuf, batch: RecordBatch) -> Result<Loaded> {
-        let meta = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
+    fn new(entry: Entry, path: PathBuf, batch: RecordBatch, meta: FileMeta) -> Result<Loaded> {
         let mut columns = Vec::with_capacity(meta.columns.len());
         for c in &meta.columns {
             let array = batch.column(c.main).as_ref();
