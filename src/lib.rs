@@ -15,6 +15,7 @@ pub mod manifest;
 pub mod names;
 pub mod parquet_io;
 pub mod segment;
+pub mod storage;
 pub mod store;
 pub mod value;
 

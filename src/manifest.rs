@@ -7,7 +7,6 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
-use crate::fsio;
 
 pub const FORMAT: &str = "docetl-checkpoint/1";
 const CHECKSUM_PREFIX: &str = "blake3:";
@@ -78,14 +77,9 @@ impl Default for Manifest {
 }
 
 impl Manifest {
-    /// Reads the manifest; a store without one is empty (generation 0).
-    pub fn load(path: &Path) -> Result<Manifest> {
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Manifest::default()),
-            Err(e) => return Err(Error::io("read", path, e)),
-        };
-        let text = std::str::from_utf8(&bytes)
+    /// Parses and checks a manifest's bytes; `path` names it in errors.
+    pub fn parse(path: &Path, bytes: &[u8]) -> Result<Manifest> {
+        let text = std::str::from_utf8(bytes)
             .map_err(|_| Error::corrupt(path, "manifest is not UTF-8"))?;
         let (body, trailer) = text
             .strip_suffix('\n')
@@ -106,12 +100,6 @@ impl Manifest {
             ));
         }
         Ok(manifest)
-    }
-
-    /// Commits this manifest as the next generation (atomic replace).
-    pub fn commit(&mut self, path: &Path) -> Result<()> {
-        let text = self.next_text()?;
-        fsio::replace_atomic(path, text.as_bytes())
     }
 
     /// Moves to the next generation and returns the file text that commits it.

@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
-use bytes::Bytes;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
@@ -50,23 +49,6 @@ pub fn encode(
     writer.write(batch).map_err(fail)?;
     writer.close().map_err(fail)?;
     Ok(out)
-}
-
-/// The whole file, for reads that verify its checksum.
-pub fn read_all(path: &Path) -> Result<Bytes> {
-    std::fs::read(path).at("read", path).map(Bytes::from)
-}
-
-/// The whole file, checked against the blake3 checksum recorded at commit.
-pub fn read_verified(path: &Path, checksum: &str, what: &str) -> Result<Bytes> {
-    let bytes = read_all(path)?;
-    if blake3::hash(&bytes).to_hex().as_str() != checksum {
-        return Err(Error::corrupt(
-            path,
-            format!("{what} does not match its checksum"),
-        ));
-    }
-    Ok(bytes)
 }
 
 /// Footer metadata of a file opened for partial reads.

@@ -20,6 +20,8 @@ use crate::checkpoint_file;
 use crate::encode::{LargeValue, ValueKind};
 use crate::error::{DecodeContext, Error, Result};
 use crate::parquet_io::{self, ReadPlan};
+use crate::storage::Opened;
+use bytes::Bytes;
 
 const ID: usize = 0;
 const HASH: usize = 1;
@@ -82,13 +84,13 @@ pub fn hash_of(kind: ValueKind, data: &[u8]) -> Hash {
 }
 
 /// Every (hash, id) of a segment, for the save-time dedup index.
-pub fn read_index(path: &Path) -> Result<Vec<(Hash, u64)>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+pub fn read_index(file: Opened) -> Result<Vec<(Hash, u64)>> {
+    let path = &file.path.clone();
     let plan = ReadPlan {
         columns: Some(vec![ID, HASH]),
         ..Default::default()
     };
-    let batch = parquet_io::decode(path, file, None, plan)?;
+    let batch = file.decode(plan)?;
     let ids = column::<UInt64Type>(path, &batch, 0)?;
     let hashes = batch
         .column(1)
@@ -131,22 +133,22 @@ pub struct SegmentValues {
 }
 
 impl SegmentValues {
-    /// The whole segment, checked against its recorded checksum (full loads;
-    /// immutable, so the store caches it).
-    pub fn read_verified(path: &Path, checksum: &str) -> Result<SegmentValues> {
-        Self::from_batch(path, &read_full(path, checksum)?, None)
+    /// The whole segment from bytes checked against its recorded checksum
+    /// (full loads; immutable, so the store caches it).
+    pub fn from_verified(path: &Path, bytes: Bytes) -> Result<SegmentValues> {
+        Self::from_batch(path, &decode_full(path, bytes)?, None)
     }
 
     /// Only the row groups holding `wanted` ids (ascending), each value checked
     /// against its hash (samples, which must not read whole segments).
-    pub fn read_partial(path: &Path, wanted: &[u64]) -> Result<SegmentValues> {
-        let (file, meta) = parquet_io::open_metadata(path)?;
+    pub fn read_partial(file: Opened, wanted: &[u64]) -> Result<SegmentValues> {
+        let path = file.path.clone();
         let plan = ReadPlan {
-            row_groups: Some(row_groups_holding(meta.metadata(), wanted)),
+            row_groups: Some(row_groups_holding(file.meta.metadata(), wanted)),
             ..Default::default()
         };
-        let batch = parquet_io::decode(path, file, Some(meta), plan)?;
-        Self::from_batch(path, &batch, Some(wanted))
+        let batch = file.decode(plan)?;
+        Self::from_batch(&path, &batch, Some(wanted))
     }
 
     fn from_batch(
@@ -269,22 +271,21 @@ fn row_groups_holding(
 }
 
 /// Reads the ids column of a whole segment (for gc's liveness pass).
-pub fn read_ids(path: &Path) -> Result<Vec<u64>> {
-    let file = std::fs::File::open(path).map_err(|e| Error::io("open", path, e))?;
+pub fn read_ids(file: Opened) -> Result<Vec<u64>> {
+    let path = &file.path.clone();
     let plan = ReadPlan {
         columns: Some(vec![ID]),
         ..Default::default()
     };
-    let batch = parquet_io::decode(path, file, None, plan)?;
+    let batch = file.decode(plan)?;
     let ids = column::<UInt64Type>(path, &batch, 0)?;
     check_ascending(path, ids.values())?;
     Ok(ids.values().to_vec())
 }
 
-/// Decodes a whole segment, checksum verified, for gc rewrites: a damaged
-/// segment is never copied into a new file with a fresh checksum.
-pub fn read_full(path: &Path, checksum: &str) -> Result<RecordBatch> {
-    let bytes = parquet_io::read_verified(path, checksum, "value segment")?;
+/// Decodes a whole segment from checksum-verified bytes (gc rewrites them:
+/// a damaged segment is never copied into a new file with a fresh checksum).
+pub fn decode_full(path: &Path, bytes: Bytes) -> Result<RecordBatch> {
     let batch = parquet_io::decode(path, bytes, None, ReadPlan::default())?;
     if batch.schema().fields().len() != 4
         || batch.column(DATA).data_type() != &DataType::LargeBinary

@@ -28,19 +28,31 @@ def iso_time(epoch_seconds: float) -> str:
 
 
 class CheckpointManager:
-    """Saves, loads, lists and samples the checkpoints of one folder.
+    """Saves, loads, lists and samples the checkpoints of one folder or bucket.
 
     A checkpoint is the list of records (JSON-like dicts) one operation of one
     pipeline step produced. `load` gives back exactly what was saved; large
-    field values are stored once per folder and shared between checkpoints.
+    field values are stored once per store and shared between checkpoints.
 
     Args:
-        intermediate_dir: the folder; it is created on the first write.
+        intermediate_dir: a local folder (created on the first write), or an
+            `s3://bucket/prefix` URL: a store on S3 or an S3-compatible server
+            that many machines can write at once.
+        storage_options: for `s3://` stores, object_store's S3 settings
+            (`endpoint`, `region`, `access_key_id`, `secret_access_key`,
+            `allow_http`, ...) over the `AWS_*` environment variables, and
+            `gc_grace_seconds` (default 3600): how old an unreferenced object
+            must be before `gc` removes it.
     """
 
-    def __init__(self, intermediate_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self,
+        intermediate_dir: str | os.PathLike[str],
+        storage_options: dict[str, str] | None = None,
+    ) -> None:
         self.intermediate_dir = intermediate_dir
-        self._store = Store(os.fspath(intermediate_dir))
+        options = {str(k): str(v) for k, v in (storage_options or {}).items()}
+        self._store = Store(os.fspath(intermediate_dir), options or None)
 
     def __repr__(self) -> str:
         return f"CheckpointManager({os.fspath(self.intermediate_dir)!r})"

@@ -82,10 +82,7 @@ fn entry_dict<'py>(
     )?;
     d.set_item("batch_of", &e.batch_of)?;
     d.set_item("batch_index", e.batch_index)?;
-    d.set_item(
-        "path",
-        store.alias_path(&e.step, &e.op).display().to_string(),
-    )?;
+    d.set_item("path", store.user_path(e).display().to_string())?;
     d.set_item("file", store.data_path(&e.file).display().to_string())?;
     d.set_item("num_rows", e.num_rows)?;
     d.set_item("column_names", &e.columns)?;
@@ -111,13 +108,31 @@ fn buffer_addresses(data: &ArrayData, out: &mut Vec<usize>) {
 
 #[pymethods]
 impl Store {
+    /// A local folder, or an `s3://bucket/prefix` URL with `options`
+    /// (object_store's S3 keys over the `AWS_*` environment, and `gc_grace_seconds`).
     #[new]
-    fn new(path: String) -> Self {
-        Store {
-            inner: store::Store::open(&path),
+    #[pyo3(signature = (path, options=None))]
+    fn new(path: String, options: Option<BTreeMap<String, String>>) -> PyResult<Self> {
+        let inner = store::Store::open_location(&path, &options.unwrap_or_default())?;
+        Ok(Store {
+            inner,
             path,
             strings: SharedStrings::default(),
-        }
+        })
+    }
+
+    /// Requests and bytes this store sent to its object store (zeros when local).
+    fn io_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let c = self.inner.storage().io_counters();
+        let d = PyDict::new(py);
+        d.set_item("gets", c.gets)?;
+        d.set_item("puts", c.puts)?;
+        d.set_item("lists", c.lists)?;
+        d.set_item("deletes", c.deletes)?;
+        d.set_item("heads", c.heads)?;
+        d.set_item("bytes_read", c.bytes_read)?;
+        d.set_item("bytes_written", c.bytes_written)?;
+        Ok(d)
     }
 
     #[getter]

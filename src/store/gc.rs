@@ -6,14 +6,16 @@ use std::fs;
 use std::path::Path;
 
 use super::read::ref_ids;
+use super::save::retry_after_conflict;
 use super::Store;
 use crate::checkpoint_file::META_KEY;
 use crate::error::{IoContext, Result};
-use crate::fsio::{self, WriterLock, TEMP_MARK};
-use crate::manifest::{file_size, Segment};
+use crate::fsio::{self, TEMP_MARK};
+use crate::manifest::{file_size, Manifest, Segment};
 use crate::names::STORE_DIR;
 use crate::parquet_io;
 use crate::segment;
+use crate::storage::Commit;
 
 #[derive(Debug, Default, Clone)]
 pub struct GcReport {
@@ -24,93 +26,119 @@ pub struct GcReport {
     pub segments_rewritten: u64,
 }
 
+/// The segments of a manifest after gc's liveness pass.
+struct SegmentSplit {
+    kept: Vec<Segment>,
+    /// New files (name, bytes) holding the live values of partly dead segments.
+    rewritten: Vec<(String, Vec<u8>)>,
+    dropped: Vec<Segment>,
+}
+
 impl Store {
     pub fn gc(&self) -> Result<GcReport> {
-        let mut report = GcReport::default();
-        if !self.store_dir().is_dir() {
-            return Ok(report);
+        if !self.storage.exists()? {
+            return Ok(GcReport::default());
         }
-        let _lock = WriterLock::acquire(&self.lock_path())?;
-        let mut manifest = self.manifest()?;
+        let _lock = self.storage.lock_writers()?;
+        let mut attempt = 0;
+        let (manifest, dropped, mut report) = loop {
+            let mut manifest = self.manifest()?;
+            let mut report = GcReport::default();
+            let split = self.collect_segments(&manifest, &mut report)?;
+            if split.dropped.is_empty() {
+                break (manifest, split.dropped, report);
+            }
+            manifest.segments = split.kept;
+            if self.storage.commit(&mut manifest, &split.rewritten)? == Commit::Done {
+                break (manifest, split.dropped, report);
+            }
+            attempt = retry_after_conflict(attempt)?;
+        };
+        // Live until this commit, so no writer's commit in flight can name them
+        // (its manifest is older and its commit loses): they go at once.
+        for seg in &dropped {
+            if self.storage.remove(&seg.file)? {
+                report.files_removed += 1;
+                report.bytes_freed += seg.bytes;
+            }
+        }
+        let referenced: HashSet<&str> = manifest
+            .entries
+            .iter()
+            .map(|e| e.file.as_str())
+            .chain(manifest.segments.iter().map(|s| s.file.as_str()))
+            .collect();
+        // Files no manifest names: leftovers of interrupted or lost commits, or
+        // (on object stores) a commit in flight, which the grace period spares.
+        let grace = self.storage.gc_grace();
+        for folder in ["files", "values"] {
+            for file in self.storage.list(folder)? {
+                let stray = !referenced.contains(file.name.as_str()) && file.age >= grace;
+                if stray && self.storage.remove(&file.name)? {
+                    report.files_removed += 1;
+                    report.bytes_freed += file.size;
+                }
+            }
+        }
+        report.files_removed += self.storage.prune_manifests()?;
+        if let Some(root) = self.storage.local_root() {
+            self.sweep_temps(&root.join(STORE_DIR), &mut report)?;
+            self.repair_paths(root, &manifest, &mut report)?;
+        }
+        Ok(report)
+    }
+
+    /// Splits the manifest's segments by liveness: kept as they are, rewritten
+    /// with their live values only (new files), or dropped from the manifest.
+    fn collect_segments(&self, manifest: &Manifest, report: &mut GcReport) -> Result<SegmentSplit> {
         let mut live: HashSet<u64> = HashSet::new();
         for entry in &manifest.entries {
             // a damaged checkpoint stops gc: its values must not be judged dead
             let (batch, meta) = self.read_file(entry)?;
             live.extend(ref_ids(&batch, &meta));
         }
-        let mut kept_segments = Vec::with_capacity(manifest.segments.len());
-        let mut dropped = Vec::new();
-        for seg in std::mem::take(&mut manifest.segments) {
-            let path = self.data_path(&seg.file);
-            let ids = segment::read_ids(&path)?;
+        let (mut kept, mut rewritten, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
+        for seg in &manifest.segments {
+            let ids = segment::read_ids(self.storage.open_parquet(&seg.file, Some(seg.bytes))?)?;
             let alive = ids.iter().filter(|id| live.contains(id)).count() as u64;
             report.values_removed += ids.len() as u64 - alive;
             report.values_kept += alive;
             if alive == ids.len() as u64 {
-                kept_segments.push(seg);
+                kept.push(seg.clone());
                 continue;
             }
-            dropped.push(seg.file.clone());
+            dropped.push(seg.clone());
             if alive == 0 {
                 continue;
             }
-            let batch = segment::read_full(&path, &seg.checksum)?;
+            let path = self.data_path(&seg.file);
+            let bytes = self
+                .storage
+                .read_verified(&seg.file, &seg.checksum, "value segment")?;
+            let batch = segment::decode_full(&path, bytes)?;
             let bytes = segment::rewrite_live(&path, &batch, &|id| live.contains(&id))?;
             let name = format!(
                 "values/{:012}-{}.parquet",
                 manifest.generation + 1,
                 fsio::unique_suffix()
             );
-            fsio::write_synced(&self.data_path(&name), &bytes)?;
             let kept_ids: Vec<u64> = ids.into_iter().filter(|id| live.contains(id)).collect();
-            kept_segments.push(Segment {
-                file: name,
+            kept.push(Segment {
+                file: name.clone(),
                 bytes: bytes.len() as u64,
                 checksum: blake3::hash(&bytes).to_hex().to_string(),
                 min_id: kept_ids.first().copied().unwrap_or(seg.min_id),
                 max_id: kept_ids.last().copied().unwrap_or(seg.max_id),
                 count: kept_ids.len() as u64,
             });
+            rewritten.push((name, bytes));
             report.segments_rewritten += 1;
         }
-        manifest.segments = kept_segments;
-        if !dropped.is_empty() {
-            fsio::sync_dir(&self.store_dir().join("values"))?;
-            manifest.commit(&self.manifest_path())?;
-        }
-        let referenced: HashSet<String> = manifest
-            .entries
-            .iter()
-            .map(|e| e.file.clone())
-            .chain(manifest.segments.iter().map(|s| s.file.clone()))
-            .collect();
-        for sub in ["files", "values"] {
-            self.sweep(&self.store_dir().join(sub), sub, &referenced, &mut report)?;
-        }
-        self.sweep_temps(&self.store_dir(), &mut report)?;
-        self.repair_paths(&manifest, &mut report)?;
-        Ok(report)
-    }
-
-    /// Removes files of `dir` the manifest does not name.
-    fn sweep(
-        &self,
-        dir: &Path,
-        prefix: &str,
-        referenced: &HashSet<String>,
-        report: &mut GcReport,
-    ) -> Result<()> {
-        let Ok(listing) = fs::read_dir(dir) else {
-            return Ok(());
-        };
-        for item in listing {
-            let item = item.at("list", dir)?;
-            let name = format!("{prefix}/{}", item.file_name().to_string_lossy());
-            if !referenced.contains(&name) {
-                self.remove_counted(&item.path(), report)?;
-            }
-        }
-        Ok(())
+        Ok(SegmentSplit {
+            kept,
+            rewritten,
+            dropped,
+        })
     }
 
     /// Removes everything in the store folder but the manifest, lock and data
@@ -141,11 +169,7 @@ impl Store {
 
     /// Makes `<step>/<op>.parquet` point at each live file and removes the
     /// ones of deleted checkpoints (only files this store wrote).
-    fn repair_paths(
-        &self,
-        manifest: &crate::manifest::Manifest,
-        report: &mut GcReport,
-    ) -> Result<()> {
+    fn repair_paths(&self, root: &Path, manifest: &Manifest, report: &mut GcReport) -> Result<()> {
         use std::os::unix::fs::MetadataExt;
         let live: HashSet<(String, String)> = manifest
             .entries
@@ -153,22 +177,22 @@ impl Store {
             .map(|e| (e.step.clone(), e.op.clone()))
             .collect();
         for e in &manifest.entries {
-            let alias = self.alias_path(&e.step, &e.op);
+            let alias = root.join(&e.step).join(format!("{}.parquet", e.op));
             let target = self.data_path(&e.file);
             let same = match (fs::metadata(&alias), fs::metadata(&target)) {
                 (Ok(a), Ok(t)) => a.ino() == t.ino() && a.dev() == t.dev(),
                 _ => false,
             };
             if !same {
-                fsio::create_dir_synced(alias.parent().unwrap_or(self.root()))?;
+                fsio::create_dir_synced(alias.parent().unwrap_or(root))?;
                 fsio::link_replace(&target, &alias)?;
             }
         }
-        let Ok(steps) = fs::read_dir(self.root()) else {
+        let Ok(steps) = fs::read_dir(root) else {
             return Ok(());
         };
         for step in steps {
-            let step = step.at("list", self.root())?;
+            let step = step.at("list", root)?;
             let step_name = step.file_name().to_string_lossy().into_owned();
             if step_name == STORE_DIR || !step.path().is_dir() {
                 continue;

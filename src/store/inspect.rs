@@ -8,8 +8,7 @@ use arrow_array::{Array, FixedSizeBinaryArray};
 use super::read::ref_ids;
 use super::Store;
 use crate::error::Result;
-use crate::manifest::file_size;
-use crate::parquet_io::{self, ReadPlan};
+use crate::parquet_io::ReadPlan;
 
 #[derive(Debug, Default, Clone)]
 pub struct Stats {
@@ -55,14 +54,12 @@ impl Store {
             stats.logical_bytes += e.logical_bytes;
             if files.insert(e.file.clone()) {
                 stats.index_size_bytes += e.bytes;
-                let path = self.data_path(&e.file);
-                let file = std::fs::File::open(&path)
-                    .map_err(|err| crate::error::Error::io("open", &path, err))?;
+                let file = self.storage.open_parquet(&e.file, Some(e.bytes))?;
                 let plan = ReadPlan {
                     columns: Some(vec![0]),
                     ..Default::default()
                 };
-                let batch = parquet_io::decode(&path, file, None, plan)?;
+                let batch = file.decode(plan)?;
                 if let Some(hashes) = batch
                     .column(0)
                     .as_any()
@@ -77,7 +74,7 @@ impl Store {
             stats.stored_values += s.count;
             stats.dataset_size_bytes += s.bytes;
         }
-        stats.index_size_bytes += file_size(&self.manifest_path())?;
+        stats.index_size_bytes += self.storage.manifest_bytes()?;
         stats.total_size_bytes = stats.dataset_size_bytes + stats.index_size_bytes;
         Ok(stats)
     }
@@ -90,8 +87,9 @@ impl Store {
         let mut bad_segments = Vec::new();
         for seg in &manifest.segments {
             report.files_checked += 1;
-            let path = self.data_path(&seg.file);
-            let problem = parquet_io::read_verified(&path, &seg.checksum, "value segment")
+            let problem = self
+                .storage
+                .read_verified(&seg.file, &seg.checksum, "value segment")
                 .err()
                 .map(|e| e.to_string());
             if let Some(problem) = problem {

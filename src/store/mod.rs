@@ -7,8 +7,8 @@ mod inspect;
 pub mod read;
 mod save;
 
-use std::collections::{HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
 use std::sync::Mutex;
 
 pub use gc::GcReport;
@@ -18,11 +18,11 @@ pub use read::{CellRef, Loaded, ReadMode};
 use crate::canonical::Hash;
 use crate::error::Result;
 use crate::manifest::{Entry, Manifest};
-use crate::names::STORE_DIR;
 use crate::segment;
+use crate::storage::{self, Storage};
 
 pub struct Store {
-    root: PathBuf,
+    storage: Storage,
     /// hash -> value id of every stored value, for dedup; refreshed from new segments.
     index: Mutex<ValueIndex>,
     /// Decoded value segments, shared by reads of this store.
@@ -36,43 +36,48 @@ struct ValueIndex {
 }
 
 impl Store {
-    /// A store over `root`; nothing is created until the first write.
+    /// A store in the local folder `root`; nothing is created until the first write.
     pub fn open(root: impl Into<PathBuf>) -> Store {
+        Store::on(Storage::Local(storage::Local::new(root)))
+    }
+
+    /// A store at a local folder or an `s3://bucket/prefix` URL (see `storage`).
+    pub fn open_location(location: &str, options: &BTreeMap<String, String>) -> Result<Store> {
+        Ok(Store::on(Storage::open(location, options)?))
+    }
+
+    pub fn on(storage: Storage) -> Store {
         Store {
-            root: root.into(),
+            storage,
             index: Mutex::new(ValueIndex::default()),
             cache: cache::SegmentCache::default(),
         }
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
+    pub fn storage(&self) -> &Storage {
+        &self.storage
     }
 
-    fn store_dir(&self) -> PathBuf {
-        self.root.join(STORE_DIR)
-    }
-
-    fn manifest_path(&self) -> PathBuf {
-        self.store_dir().join("manifest.json")
-    }
-
-    fn lock_path(&self) -> PathBuf {
-        self.store_dir().join("lock")
-    }
-
-    /// Absolute path of a file named relative to the store folder.
+    /// A path (or URL) naming a file of the store folder.
     pub fn data_path(&self, relative: &str) -> PathBuf {
-        self.store_dir().join(relative)
+        self.storage.location(relative)
     }
 
-    /// `<root>/<step>/<op>.parquet`: the user-facing name of a checkpoint's file.
-    pub fn alias_path(&self, step: &str, op: &str) -> PathBuf {
-        self.root.join(step).join(format!("{op}.parquet"))
+    /// `<root>/<step>/<op>.parquet`, the user-facing name of a local
+    /// checkpoint's file; None on object stores, which keep no aliases.
+    pub fn alias_path(&self, step: &str, op: &str) -> Option<PathBuf> {
+        let root = self.storage.local_root()?;
+        Some(root.join(step).join(format!("{op}.parquet")))
+    }
+
+    /// Where a user finds an entry's data: its alias, or its object's URL.
+    pub fn user_path(&self, entry: &Entry) -> PathBuf {
+        self.alias_path(&entry.step, &entry.op)
+            .unwrap_or_else(|| self.data_path(&entry.file))
     }
 
     pub fn manifest(&self) -> Result<Manifest> {
-        Manifest::load(&self.manifest_path())
+        self.storage.manifest()
     }
 
     pub fn entries(&self) -> Result<Vec<Entry>> {
@@ -95,7 +100,9 @@ impl Store {
             if index.segments.contains(&seg.file) {
                 continue;
             }
-            for (hash, id) in segment::read_index(&self.data_path(&seg.file))? {
+            for (hash, id) in
+                segment::read_index(self.storage.open_parquet(&seg.file, Some(seg.bytes))?)?
+            {
                 index.ids.insert(hash, id);
             }
             index.segments.insert(seg.file.clone());
@@ -104,5 +111,7 @@ impl Store {
     }
 }
 
+#[cfg(test)]
+mod object_tests;
 #[cfg(test)]
 mod tests;

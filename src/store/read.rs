@@ -104,14 +104,14 @@ impl Store {
         let (batch, meta) = match mode {
             ReadMode::All => self.read_file(&entry)?,
             ReadMode::Head(n) => {
-                let (file, meta) = parquet_io::open_metadata(&path)?;
-                let groups = first_row_groups(meta.metadata(), n);
+                let file = self.storage.open_parquet(&entry.file, Some(entry.bytes))?;
+                let groups = first_row_groups(file.meta.metadata(), n);
                 let plan = ReadPlan {
                     row_groups: Some(groups),
                     limit: Some(n),
                     columns: None,
                 };
-                let batch = parquet_io::decode(&path, file, Some(meta), plan)?;
+                let batch = file.decode(plan)?;
                 let layout = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
                 (batch, layout)
             }
@@ -125,11 +125,17 @@ impl Store {
             let values = match (mode, self.cache.get(&seg.file)) {
                 (_, Some(cached)) => cached,
                 (ReadMode::All, None) => {
-                    let values = Arc::new(SegmentValues::read_verified(&path, &seg.checksum)?);
+                    let bytes =
+                        self.storage
+                            .read_verified(&seg.file, &seg.checksum, "value segment")?;
+                    let values = Arc::new(SegmentValues::from_verified(&path, bytes)?);
                     self.cache.put(&seg.file, values.clone());
                     values
                 }
-                (ReadMode::Head(_), None) => Arc::new(SegmentValues::read_partial(&path, wanted)?),
+                (ReadMode::Head(_), None) => {
+                    let file = self.storage.open_parquet(&seg.file, Some(seg.bytes))?;
+                    Arc::new(SegmentValues::read_partial(file, wanted)?)
+                }
             };
             loaded.values.add(values, wanted);
         }
@@ -150,7 +156,9 @@ impl Store {
     /// A checkpoint's whole file, checked against the checksum in its entry.
     pub(super) fn read_file(&self, entry: &Entry) -> Result<(RecordBatch, FileMeta)> {
         let path = self.data_path(&entry.file);
-        let bytes = parquet_io::read_verified(&path, &entry.checksum, "checkpoint file")?;
+        let bytes = self
+            .storage
+            .read_verified(&entry.file, &entry.checksum, "checkpoint file")?;
         let batch = parquet_io::decode(&path, bytes, None, ReadPlan::default())?;
         let meta = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
         Ok((batch, meta))

@@ -2,16 +2,17 @@
 //! checkpoint file, then commit the manifest. Nothing is visible before that.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use super::Store;
 use crate::checkpoint_file;
 use crate::encode::{self, Encoded};
 use crate::error::{Error, Result};
-use crate::fsio::{self, WriterLock};
+use crate::fsio;
 use crate::manifest::{Entry, EntryKind, Manifest, Segment};
 use crate::names;
 use crate::segment;
+use crate::storage::Commit;
 use crate::value::Record;
 
 /// Files a save writes before its commit; empty when the data file is reused.
@@ -19,7 +20,8 @@ struct Staged {
     file: String,
     bytes: u64,
     checksum: String,
-    writes: Vec<(PathBuf, Vec<u8>)>,
+    /// (name in the store folder, bytes) of new files.
+    writes: Vec<(String, Vec<u8>)>,
 }
 
 impl Staged {
@@ -86,56 +88,63 @@ impl Store {
         let digest = blake3::Hash::from(encoded.records_digest())
             .to_hex()
             .to_string();
-        fsio::create_dir_synced(&self.store_dir().join("files"))?;
-        fsio::create_dir_synced(&self.store_dir().join("values"))?;
-        let _lock = WriterLock::acquire(&self.lock_path())?;
-        let mut manifest = self.manifest()?;
-        let previous = manifest.find(&step, &op).cloned();
-        if let Some(prev) = &previous {
-            if prev.kind != kind {
-                return Err(Error::Conflict(format!(
-                    "{step}/{op}.parquet already holds a {:?}; choose another name",
-                    prev.kind
-                )));
+        let _lock = self.storage.lock_writers()?;
+        let mut attempt = 0;
+        let (manifest, staged, previous) = loop {
+            let mut manifest = self.manifest()?;
+            let previous = manifest.find(&step, &op).cloned();
+            if let Some(prev) = &previous {
+                if prev.kind != kind {
+                    return Err(Error::Conflict(format!(
+                        "{step}/{op}.parquet already holds a {:?}; choose another name",
+                        prev.kind
+                    )));
+                }
             }
-        }
-        let reusable = previous.as_ref().filter(|p| p.records_digest == digest);
-        let staged = match reusable {
-            // a rerun saving the same records: only the manifest changes
-            Some(prev) => Staged::reuse(prev),
-            None => self.stage(&encoded, &mut manifest)?,
+            let reusable = previous.as_ref().filter(|p| p.records_digest == digest);
+            let staged = match reusable {
+                // a rerun saving the same records: only the manifest changes
+                Some(prev) => Staged::reuse(prev),
+                None => self.stage(&encoded, &mut manifest)?,
+            };
+            manifest.entries.retain(|e| !(e.step == step && e.op == op));
+            manifest.entries.push(Entry {
+                step: step.clone(),
+                op: op.clone(),
+                kind,
+                batch_of: batch_of.clone(),
+                batch_index,
+                file: staged.file.clone(),
+                bytes: staged.bytes,
+                checksum: staged.checksum.clone(),
+                num_rows: records.len() as u64,
+                columns: encoded.columns.iter().map(|c| c.key.to_string()).collect(),
+                logical_bytes: encoded.logical_bytes,
+                value_refs: encoded.value_refs,
+                records_digest: digest.clone(),
+                created_at: fsio::now_seconds(),
+                meta: meta.clone(),
+            });
+            // another writer committed first: plan again on top of its manifest
+            if self.storage.commit(&mut manifest, &staged.writes)? == Commit::Done {
+                break (manifest, staged, previous);
+            }
+            attempt = retry_after_conflict(attempt)?;
         };
-        let file = staged.file.clone();
-        manifest.entries.retain(|e| !(e.step == step && e.op == op));
-        manifest.entries.push(Entry {
-            step: step.clone(),
-            op: op.clone(),
-            kind,
-            batch_of,
-            batch_index,
-            file: file.clone(),
-            bytes: staged.bytes,
-            checksum: staged.checksum.clone(),
-            num_rows: records.len() as u64,
-            columns: encoded.columns.iter().map(|c| c.key.to_string()).collect(),
-            logical_bytes: encoded.logical_bytes,
-            value_refs: encoded.value_refs,
-            records_digest: digest,
-            created_at: fsio::now_seconds(),
-            meta,
-        });
-        self.commit_with(&mut manifest, &staged)?;
+        let file = staged.file;
+        let entry = manifest.find(&step, &op).cloned();
         // Committed. The user-facing path and the old file are housekeeping:
         // a failure here leaves the store valid, and gc repairs it.
-        let alias = self.alias_path(&step, &op);
-        fsio::create_dir_synced(alias.parent().unwrap_or(self.root()))?;
-        fsio::link_replace(&self.data_path(&file), &alias)?;
+        if let Some(alias) = self.alias_path(&step, &op) {
+            fsio::create_dir_synced(alias.parent().unwrap_or(&alias))?;
+            fsio::link_replace(&self.data_path(&file), &alias)?;
+        }
         if let Some(prev) = previous.filter(|p| p.file != file) {
             if !manifest.entries.iter().any(|e| e.file == prev.file) {
-                fsio::remove_if_exists(&self.data_path(&prev.file))?;
+                self.storage.remove(&prev.file)?;
             }
         }
-        Ok(alias)
+        Ok(entry.map(|e| self.user_path(&e)).unwrap_or_default())
     }
 
     /// Encodes the new values' segment and the checkpoint file (in parallel,
@@ -183,14 +192,14 @@ impl Store {
                 max_id: last.0,
                 count: fresh.len() as u64,
             });
-            writes.push((self.data_path(&name), bytes));
+            writes.push((name.clone(), bytes));
         }
         let name = format!("files/{stamp}.parquet");
         let (bytes, checksum) = (
             file_bytes.len() as u64,
             blake3::hash(&file_bytes).to_hex().to_string(),
         );
-        writes.push((self.data_path(&name), file_bytes));
+        writes.push((name.clone(), file_bytes));
         Ok(Staged {
             file: name,
             bytes,
@@ -199,64 +208,74 @@ impl Store {
         })
     }
 
-    /// Writes the staged files and the next manifest, all fsynced at once, then
-    /// makes the manifest live by rename. Before the rename nothing is visible.
-    fn commit_with(&self, manifest: &mut Manifest, staged: &Staged) -> Result<()> {
-        let path = self.manifest_path();
-        let text = manifest.next_text()?;
-        let tmp = fsio::temp_path(&path);
-        let mut writes: Vec<(&Path, &[u8])> = staged
-            .writes
-            .iter()
-            .map(|(p, b)| (p.as_path(), b.as_slice()))
-            .collect();
-        writes.push((&tmp, text.as_bytes()));
-        // data files, their folders and the next manifest are durable before the
-        // rename makes them visible; the folder fsync after it makes that durable
-        let result = fsio::write_durably(&writes)
-            .and_then(|_| std::fs::rename(&tmp, &path).map_err(|e| Error::io("rename", &path, e)));
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result?;
-        fsio::sync_dir(&self.store_dir())
-    }
-
     /// Removes (step, op) from the manifest; its values go at the next gc.
     pub fn delete(&self, step: &str, op: &str) -> Result<bool> {
-        if !self.manifest_path().exists() {
+        if !self.storage.exists()? {
             return Ok(false);
         }
-        let _lock = WriterLock::acquire(&self.lock_path())?;
-        let mut manifest = self.manifest()?;
-        let Some(gone) = manifest.find(step, op).cloned() else {
-            return Ok(false);
+        let _lock = self.storage.lock_writers()?;
+        let mut attempt = 0;
+        let (manifest, gone) = loop {
+            let mut manifest = self.manifest()?;
+            let Some(gone) = manifest.find(step, op).cloned() else {
+                return Ok(false);
+            };
+            manifest.entries.retain(|e| !(e.step == step && e.op == op));
+            if self.storage.commit(&mut manifest, &[])? == Commit::Done {
+                break (manifest, gone);
+            }
+            attempt = retry_after_conflict(attempt)?;
         };
-        manifest.entries.retain(|e| !(e.step == step && e.op == op));
-        manifest.commit(&self.manifest_path())?;
-        fsio::remove_if_exists(&self.alias_path(step, op))?;
+        if let Some(alias) = self.alias_path(step, op) {
+            fsio::remove_if_exists(&alias)?;
+        }
         if !manifest.entries.iter().any(|e| e.file == gone.file) {
-            fsio::remove_if_exists(&self.data_path(&gone.file))?;
+            self.storage.remove(&gone.file)?;
         }
         Ok(true)
     }
 
     /// Removes every checkpoint and batch in one commit, then collects garbage.
     pub fn clear(&self) -> Result<usize> {
-        if !self.manifest_path().exists() {
+        if !self.storage.exists()? {
             return Ok(0);
         }
-        let removed = {
-            let _lock = WriterLock::acquire(&self.lock_path())?;
-            let mut manifest = self.manifest()?;
-            let gone = std::mem::take(&mut manifest.entries);
-            manifest.commit(&self.manifest_path())?;
-            for e in &gone {
-                fsio::remove_if_exists(&self.alias_path(&e.step, &e.op))?;
+        let gone = {
+            let _lock = self.storage.lock_writers()?;
+            let mut attempt = 0;
+            loop {
+                let mut manifest = self.manifest()?;
+                let gone = std::mem::take(&mut manifest.entries);
+                if self.storage.commit(&mut manifest, &[])? == Commit::Done {
+                    break gone;
+                }
+                attempt = retry_after_conflict(attempt)?;
             }
-            gone.len()
         };
+        for e in &gone {
+            if let Some(alias) = self.alias_path(&e.step, &e.op) {
+                fsio::remove_if_exists(&alias)?;
+            }
+        }
         self.gc()?;
-        Ok(removed)
+        Ok(gone.len())
     }
+}
+
+/// Commits that lose to other writers retry; this many losses in a row
+/// means the store is too contended (or something keeps rewriting it).
+const MAX_COMMIT_ATTEMPTS: u32 = 64;
+
+/// Counts a lost commit and waits a little (jittered, growing) before the next.
+pub(super) fn retry_after_conflict(attempt: u32) -> Result<u32> {
+    let attempt = attempt + 1;
+    if attempt >= MAX_COMMIT_ATTEMPTS {
+        return Err(Error::Conflict(format!(
+            "gave up after {attempt} commits lost to concurrent writers"
+        )));
+    }
+    let jitter = u64::from_str_radix(&fsio::unique_suffix()[..4], 16).unwrap_or(0) % 20;
+    let millis = (5u64 << attempt.min(6)) + jitter;
+    std::thread::sleep(std::time::Duration::from_millis(millis));
+    Ok(attempt)
 }

@@ -7,7 +7,7 @@ use super::{ReadMode, Store};
 use crate::arrow_out;
 use crate::value::{Record, Value};
 
-fn record(id: i64, text: &Arc<str>, extra: Option<&str>) -> Record {
+pub(super) fn record(id: i64, text: &Arc<str>, extra: Option<&str>) -> Record {
     let mut r: Record = vec![
         (Arc::from("id"), Value::Int(id)),
         (Arc::from("text"), Value::Str(text.clone())),
@@ -19,7 +19,7 @@ fn record(id: i64, text: &Arc<str>, extra: Option<&str>) -> Record {
 }
 
 /// Incompressible texts (hex of a hash chain): sizes then show storage, not zstd.
-fn texts(n: usize) -> Vec<Arc<str>> {
+pub(super) fn texts(n: usize) -> Vec<Arc<str>> {
     (0..n)
         .map(|i| {
             let mut h = blake3::hash(&(i as u64).to_le_bytes());
@@ -51,7 +51,11 @@ fn dir_bytes(path: &std::path::Path) -> u64 {
     total
 }
 
-fn loaded_records(store: &Store, step: &str, op: &str) -> Vec<Vec<(String, Option<Value>)>> {
+pub(super) fn loaded_records(
+    store: &Store,
+    step: &str,
+    op: &str,
+) -> Vec<Vec<(String, Option<Value>)>> {
     let loaded = store
         .read(step, op, ReadMode::All)
         .expect("read")

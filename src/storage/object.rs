@@ -1,0 +1,533 @@
+//! A store on an object store (S3 and compatibles), many writers, no lock server.
+//!
+//! Data objects are immutable and uniquely named. Generation g of the manifest
+//! is the object `manifests/<g, 20 digits>.json`, created with a conditional
+//! PUT (`If-None-Match: *`): of two writers that read generation g, exactly
+//! one creates g+1; the other gets a conflict, re-reads and re-plans its save
+//! on top of the winner's, so both commits land and neither is lost.
+//! Readers take the greatest generation a listing shows.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use futures::future::join_all;
+use futures::TryStreamExt;
+use object_store::path::Path as Key;
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt, PutMode, PutPayload};
+use parquet::arrow::arrow_reader::ArrowReaderMetadata;
+use parquet::file::metadata::ParquetMetaData;
+
+use super::fetched::Fetched;
+use super::runtime::block_on;
+use super::{options, Commit, Listed};
+use crate::error::{Error, Result};
+use crate::manifest::Manifest;
+use crate::names::STORE_DIR;
+use crate::parquet_io::{self, ReadPlan};
+
+const MANIFESTS: &str = "manifests";
+/// Footer bytes fetched on open: most footers fit, so one request reads it.
+const FOOTER_GUESS: u64 = 64 << 10;
+
+pub struct Remote {
+    store: Arc<dyn ObjectStore>,
+    /// `s3://bucket/prefix/.docetl_checkpoint`, for messages.
+    url: String,
+    dir: Key,
+    grace: Duration,
+    latest: Mutex<Option<Latest>>,
+    counters: Counters,
+}
+
+/// The newest manifest this process has seen; a listing past it finds newer ones.
+#[derive(Clone)]
+struct Latest {
+    manifest: Manifest,
+    bytes: u64,
+}
+
+/// Requests and bytes of one store's object-store traffic.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IoCounters {
+    pub gets: u64,
+    pub puts: u64,
+    pub lists: u64,
+    pub deletes: u64,
+    pub heads: u64,
+    pub bytes_read: u64,
+    pub bytes_written: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    gets: AtomicU64,
+    puts: AtomicU64,
+    lists: AtomicU64,
+    deletes: AtomicU64,
+    heads: AtomicU64,
+    bytes_read: AtomicU64,
+    bytes_written: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64, by: u64) {
+    counter.fetch_add(by, Ordering::Relaxed);
+}
+
+impl Remote {
+    pub fn open(location: &str, opts: &BTreeMap<String, String>) -> Result<Remote> {
+        let parsed = options::parse(location, opts)?;
+        let store = parsed.builder.build().map_err(|e| {
+            Error::InvalidValue(format!("cannot open object store {location:?}: {e}"))
+        })?;
+        let root = match parsed.prefix.as_str() {
+            "" => format!("s3://{}", parsed.bucket),
+            p => format!("s3://{}/{p}", parsed.bucket),
+        };
+        Remote::with_store(Arc::new(store), &root, &parsed.prefix, parsed.grace)
+    }
+
+    /// Over any object store (tests use object_store's in-memory one).
+    pub fn with_store(
+        store: Arc<dyn ObjectStore>,
+        root_url: &str,
+        prefix: &str,
+        grace: Duration,
+    ) -> Result<Remote> {
+        let prefix = Key::parse(prefix).map_err(|e| {
+            Error::InvalidValue(format!("invalid object key prefix {prefix:?}: {e}"))
+        })?;
+        Ok(Remote {
+            store,
+            url: format!("{root_url}/{STORE_DIR}"),
+            dir: prefix.join(STORE_DIR),
+            grace,
+            latest: Mutex::new(None),
+            counters: Counters::default(),
+        })
+    }
+
+    pub fn url(&self, name: &str) -> String {
+        format!("{}/{name}", self.url)
+    }
+
+    fn key(&self, name: &str) -> Key {
+        name.split('/')
+            .fold(self.dir.clone(), |key, part| key.join(part))
+    }
+
+    fn fail(&self, op: &'static str, name: &str, e: object_store::Error) -> Error {
+        use std::io::ErrorKind;
+        let kind = match &e {
+            object_store::Error::NotFound { .. } => ErrorKind::NotFound,
+            object_store::Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
+            object_store::Error::PermissionDenied { .. }
+            | object_store::Error::Unauthenticated { .. } => ErrorKind::PermissionDenied,
+            _ => ErrorKind::Other,
+        };
+        Error::io(op, Path::new(&self.url(name)), std::io::Error::new(kind, e))
+    }
+
+    pub fn grace(&self) -> Duration {
+        self.grace
+    }
+
+    pub fn counters(&self) -> IoCounters {
+        let c = &self.counters;
+        let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        IoCounters {
+            gets: get(&c.gets),
+            puts: get(&c.puts),
+            lists: get(&c.lists),
+            deletes: get(&c.deletes),
+            heads: get(&c.heads),
+            bytes_read: get(&c.bytes_read),
+            bytes_written: get(&c.bytes_written),
+        }
+    }
+
+    // -- requests, counted --------------------------------------------------
+
+    fn get(&self, name: &str) -> Result<Bytes> {
+        bump(&self.counters.gets, 1);
+        let key = self.key(name);
+        let bytes = block_on(async { self.store.get(&key).await?.bytes().await })
+            .map_err(|e| self.fail("read", name, e))?;
+        bump(&self.counters.bytes_read, bytes.len() as u64);
+        Ok(bytes)
+    }
+
+    fn get_range(&self, name: &str, range: std::ops::Range<u64>) -> Result<Bytes> {
+        bump(&self.counters.gets, 1);
+        let bytes = block_on(self.store.get_range(&self.key(name), range))
+            .map_err(|e| self.fail("read range of", name, e))?;
+        bump(&self.counters.bytes_read, bytes.len() as u64);
+        Ok(bytes)
+    }
+
+    fn get_ranges(&self, name: &str, ranges: &[std::ops::Range<u64>]) -> Result<Vec<Bytes>> {
+        let key = self.key(name);
+        bump(&self.counters.gets, requests_for(ranges));
+        let chunks = block_on(self.store.get_ranges(&key, ranges))
+            .map_err(|e| self.fail("read range of", name, e))?;
+        bump(
+            &self.counters.bytes_read,
+            chunks.iter().map(|c| c.len() as u64).sum(),
+        );
+        Ok(chunks)
+    }
+
+    /// Creates `name`; `Ok(false)` when it already exists.
+    fn put_create(&self, name: &str, bytes: Bytes) -> Result<bool> {
+        bump(&self.counters.puts, 1);
+        bump(&self.counters.bytes_written, bytes.len() as u64);
+        let key = self.key(name);
+        let payload = PutPayload::from(bytes);
+        match block_on(self.store.put_opts(&key, payload, PutMode::Create.into())) {
+            Ok(_) => Ok(true),
+            Err(object_store::Error::AlreadyExists { .. })
+            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            Err(e) => Err(self.fail("write", name, e)),
+        }
+    }
+
+    fn delete(&self, name: &str) -> Result<()> {
+        bump(&self.counters.deletes, 1);
+        match block_on(self.store.delete(&self.key(name))) {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.fail("remove", name, e)),
+        }
+    }
+
+    fn list_metas(&self, folder: &str, after: Option<&str>) -> Result<Vec<ObjectMeta>> {
+        bump(&self.counters.lists, 1);
+        let prefix = self.key(folder);
+        let stream = match after {
+            Some(name) => self.store.list_with_offset(Some(&prefix), &self.key(name)),
+            None => self.store.list(Some(&prefix)),
+        };
+        block_on(stream.try_collect()).map_err(|e| self.fail("list", folder, e))
+    }
+
+    // -- the manifest -------------------------------------------------------
+
+    fn generation_name(generation: u64) -> String {
+        format!("{MANIFESTS}/{generation:020}.json")
+    }
+
+    fn generation_of(meta: &ObjectMeta) -> Option<u64> {
+        meta.location
+            .filename()?
+            .strip_suffix(".json")?
+            .parse()
+            .ok()
+    }
+
+    pub fn exists(&self) -> Result<bool> {
+        Ok(self.manifest()?.generation > 0)
+    }
+
+    /// The newest generation: a listing past the last one seen, then one GET
+    /// of the newest it shows (none when nothing changed).
+    pub fn manifest(&self) -> Result<Manifest> {
+        for _ in 0..5 {
+            let known = self
+                .latest
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            let after = known
+                .as_ref()
+                .map(|l| Self::generation_name(l.manifest.generation));
+            let newest = self
+                .list_metas(MANIFESTS, after.as_deref())?
+                .iter()
+                .filter_map(Self::generation_of)
+                .max();
+            let Some(generation) = newest else {
+                return Ok(known.map(|l| l.manifest).unwrap_or_default());
+            };
+            let name = Self::generation_name(generation);
+            match self.get(&name) {
+                Ok(bytes) => {
+                    let manifest = Manifest::parse(Path::new(&self.url(&name)), &bytes)?;
+                    if manifest.generation != generation {
+                        return Err(Error::corrupt(
+                            Path::new(&self.url(&name)),
+                            "manifest generation does not match its name",
+                        ));
+                    }
+                    self.remember(&manifest, bytes.len() as u64);
+                    return Ok(manifest);
+                }
+                // pruned after the listing: a newer generation exists, list again
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(Error::Conflict(format!(
+            "the manifest of {} kept changing while being read",
+            self.url
+        )))
+    }
+
+    fn remember(&self, manifest: &Manifest, bytes: u64) {
+        let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        if latest
+            .as_ref()
+            .is_none_or(|l| l.manifest.generation < manifest.generation)
+        {
+            *latest = Some(Latest {
+                manifest: manifest.clone(),
+                bytes,
+            });
+        }
+    }
+
+    pub fn manifest_bytes(&self) -> u64 {
+        let latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
+        latest.as_ref().map(|l| l.bytes).unwrap_or(0)
+    }
+
+    /// Uploads the data objects, then creates the next manifest generation.
+    pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Vec<u8>)]) -> Result<Commit> {
+        let text = Bytes::from(manifest.next_text()?);
+        let started = Instant::now();
+        let uploads = files.iter().map(|(name, bytes)| async move {
+            let key = self.key(name);
+            let payload = PutPayload::from(bytes.clone());
+            (
+                name,
+                self.store
+                    .put_opts(&key, payload, PutMode::Create.into())
+                    .await,
+            )
+        });
+        bump(&self.counters.puts, files.len() as u64);
+        bump(
+            &self.counters.bytes_written,
+            files.iter().map(|(_, b)| b.len() as u64).sum(),
+        );
+        for (name, result) in block_on(join_all(uploads)) {
+            // a unique name that exists is another writer's object: never replace it
+            result.map_err(|e| self.fail("write", name, e))?;
+        }
+        let uploaded = || files.iter().map(|(name, _)| name.as_str());
+        if started.elapsed() > self.grace / 2 {
+            // gc may judge objects this old unreferenced: upload afresh
+            self.discard(uploaded());
+            return Ok(Commit::Conflict);
+        }
+        let name = Self::generation_name(manifest.generation);
+        if self.put_create(&name, text.clone())? {
+            self.remember(manifest, text.len() as u64);
+            return Ok(Commit::Done);
+        }
+        // Taken: by another writer, or by this one when a retried PUT had in
+        // fact landed. Only the bytes tell, and ours are unique (new names).
+        if self.get(&name).ok().as_ref() == Some(&text) {
+            self.remember(manifest, text.len() as u64);
+            return Ok(Commit::Done);
+        }
+        self.discard(uploaded());
+        Ok(Commit::Conflict)
+    }
+
+    /// Removes objects of a commit that lost; gc's sweep catches any left.
+    fn discard<'a>(&self, names: impl Iterator<Item = &'a str>) {
+        for name in names {
+            let _ = self.delete(name);
+        }
+    }
+
+    /// Removes manifest generations older than the newest and than the grace
+    /// period (a reader may still be fetching a recent one).
+    pub fn prune_manifests(&self) -> Result<u64> {
+        let metas = self.list_metas(MANIFESTS, None)?;
+        let Some(newest) = metas.iter().filter_map(Self::generation_of).max() else {
+            return Ok(0);
+        };
+        let mut removed = 0;
+        for meta in &metas {
+            let old = Self::generation_of(meta).is_some_and(|g| g < newest);
+            if old && age(meta) >= self.grace {
+                let name = format!(
+                    "{MANIFESTS}/{}",
+                    meta.location.filename().unwrap_or_default()
+                );
+                self.delete(&name)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
+    // -- data objects -------------------------------------------------------
+
+    pub fn read(&self, name: &str) -> Result<Bytes> {
+        self.get(name)
+    }
+
+    pub fn put_new(&self, name: &str, bytes: &[u8]) -> Result<()> {
+        if self.put_create(name, Bytes::copy_from_slice(bytes))? {
+            Ok(())
+        } else {
+            Err(Error::Conflict(format!(
+                "{} already exists",
+                self.url(name)
+            )))
+        }
+    }
+
+    pub fn remove(&self, name: &str) -> Result<bool> {
+        self.delete(name).map(|_| true)
+    }
+
+    pub fn list(&self, folder: &str) -> Result<Vec<Listed>> {
+        let base = self.dir.as_ref().len() + 1;
+        Ok(self
+            .list_metas(folder, None)?
+            .iter()
+            .map(|meta| Listed {
+                name: meta.location.as_ref()[base..].to_string(),
+                size: meta.size,
+                age: age(meta),
+            })
+            .collect())
+    }
+
+    /// Fetches a Parquet file's footer: one ranged GET for most files.
+    pub fn open_parquet(
+        &self,
+        name: &str,
+        size: Option<u64>,
+    ) -> Result<(RemoteFile, ArrowReaderMetadata)> {
+        let path = self.url(name);
+        let path = Path::new(&path);
+        let len = match size {
+            Some(len) => len,
+            None => {
+                bump(&self.counters.heads, 1);
+                block_on(self.store.head(&self.key(name)))
+                    .map_err(|e| self.fail("stat", name, e))?
+                    .size
+            }
+        };
+        if len < 12 {
+            return Err(Error::corrupt(path, "too short to be a Parquet file"));
+        }
+        let guess = len.min(FOOTER_GUESS);
+        let mut footer = (len - guess, self.get_range(name, len - guess..len)?);
+        let tail = &footer.1[footer.1.len() - 8..];
+        if &tail[4..] != b"PAR1" {
+            return Err(Error::corrupt(path, "no Parquet footer"));
+        }
+        let needed = u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]) as u64 + 8;
+        if needed > len {
+            return Err(Error::corrupt(path, "Parquet footer longer than the file"));
+        }
+        if needed > guess {
+            footer = (len - needed, self.get_range(name, len - needed..len)?);
+        }
+        let meta = parquet_io::metadata_of(path, &Fetched::new(len, vec![footer.clone()]))?;
+        let file = RemoteFile {
+            name: name.to_string(),
+            len,
+            footer,
+        };
+        Ok((file, meta))
+    }
+}
+
+/// Requests object_store sends for `ranges`: it merges ranges closer than
+/// its coalesce distance into one GET.
+fn requests_for(ranges: &[std::ops::Range<u64>]) -> u64 {
+    let mut sorted = ranges.to_vec();
+    sorted.sort_by_key(|r| r.start);
+    let mut requests = 0;
+    let mut end: Option<u64> = None;
+    for r in sorted {
+        match end {
+            Some(e) if r.start <= e.saturating_add(object_store::OBJECT_STORE_COALESCE_DEFAULT) => {
+                end = Some(e.max(r.end));
+            }
+            _ => {
+                requests += 1;
+                end = Some(r.end);
+            }
+        }
+    }
+    requests
+}
+
+/// Time since an object was written, by the server's clock against ours.
+fn age(meta: &ObjectMeta) -> Duration {
+    let written =
+        UNIX_EPOCH + Duration::from_millis(meta.last_modified.timestamp_millis().max(0) as u64);
+    SystemTime::now()
+        .duration_since(written)
+        .unwrap_or_default()
+}
+
+/// A remote Parquet file whose footer is fetched.
+pub struct RemoteFile {
+    name: String,
+    len: u64,
+    footer: (u64, Bytes),
+}
+
+impl RemoteFile {
+    /// Fetches the column chunks `plan` decodes, in one coalesced round.
+    pub fn fetch_for(
+        self,
+        remote: &Remote,
+        path: &Path,
+        meta: &ParquetMetaData,
+        plan: &ReadPlan,
+    ) -> Result<Fetched> {
+        let roots: Option<HashSet<usize>> =
+            plan.columns.as_ref().map(|c| c.iter().copied().collect());
+        let groups: Vec<usize> = match &plan.row_groups {
+            Some(g) => g.clone(),
+            None => (0..meta.num_row_groups()).collect(),
+        };
+        let schema = meta.file_metadata().schema_descr();
+        let mut ranges = Vec::new();
+        for &g in &groups {
+            let group = meta
+                .row_groups()
+                .get(g)
+                .ok_or_else(|| Error::corrupt(path, format!("no row group {g}")))?;
+            for (c, column) in group.columns().iter().enumerate() {
+                if roots
+                    .as_ref()
+                    .is_some_and(|r| !r.contains(&schema.get_column_root_idx(c)))
+                {
+                    continue;
+                }
+                let (start, len) = column.byte_range();
+                let end = start.saturating_add(len);
+                if start >= self.footer.0 || end > self.len {
+                    // inside the fetched footer, or a range the file cannot hold
+                    if end > self.len {
+                        return Err(Error::corrupt(
+                            path,
+                            "column chunk past the end of the file",
+                        ));
+                    }
+                    continue;
+                }
+                ranges.push(start..end);
+            }
+        }
+        let mut chunks = vec![self.footer];
+        if !ranges.is_empty() {
+            let fetched = remote.get_ranges(&self.name, &ranges)?;
+            chunks.extend(ranges.iter().map(|r| r.start).zip(fetched));
+        }
+        Ok(Fetched::new(self.len, chunks))
+    }
+}
