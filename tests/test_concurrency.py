@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+from conftest import is_url
 from docetl_checkpoint import CheckpointManager
 from helpers.data import digest, same_records, save_records
 from helpers.procs import Workers
@@ -48,8 +49,10 @@ def run_in_threads(n: int, target) -> None:
     assert not errors, errors
 
 
-def test_processes_and_threads_save_distinct_checkpoints(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_processes_and_threads_save_distinct_checkpoints(
+    tmp_path: Path, store_location: str
+) -> None:
+    store = store_location
     w = Workers(store, tmp_path / "sync")
     try:
         for p in range(3):  # the third process gives every thread its own manager
@@ -80,9 +83,9 @@ def test_processes_and_threads_save_distinct_checkpoints(tmp_path: Path) -> None
     assert mgr.list() == sorted(expected)
 
 
-def test_threads_with_own_managers_in_one_process(tmp_path: Path) -> None:
+def test_threads_with_own_managers_in_one_process(tmp_path: Path, store_location: str) -> None:
     """flock, unlike fcntl locks, also serializes two managers of one process."""
-    store = tmp_path / "store"
+    store = store_location
 
     def saver(t: int) -> None:
         mgr = CheckpointManager(store)
@@ -103,8 +106,10 @@ def test_threads_with_own_managers_in_one_process(tmp_path: Path) -> None:
     assert all(mgr.list_batches(f"thr{t}") == list(range(6)) for t in range(4))
 
 
-def test_two_writer_processes_of_one_checkpoint_end_with_one_version(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_two_writer_processes_of_one_checkpoint_end_with_one_version(
+    tmp_path: Path, store_location: str
+) -> None:
+    store = store_location
     w = Workers(store, tmp_path / "sync")
     try:
         w.start("same", "a", version=1, repeat=10)
@@ -122,8 +127,10 @@ def test_two_writer_processes_of_one_checkpoint_end_with_one_version(tmp_path: P
     assert mgr.verify()["ok"] is True
 
 
-def test_two_writer_threads_of_one_checkpoint_end_with_one_version(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_two_writer_threads_of_one_checkpoint_end_with_one_version(
+    tmp_path: Path, store_location: str
+) -> None:
+    store = store_location
     shared = CheckpointManager(store)
 
     def writer(t: int) -> None:
@@ -137,8 +144,8 @@ def test_two_writer_threads_of_one_checkpoint_end_with_one_version(tmp_path: Pat
     assert shared.verify()["ok"] is True
 
 
-def test_readers_never_see_partial_state(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_readers_never_see_partial_state(tmp_path: Path, store_location: str) -> None:
+    store = store_location
     versions = [digest(same_records(1)), digest(same_records(2))]
     allowed = [[["same", "x"], versions], [["same_batches", "batch_0"], versions]]
     w = Workers(store, tmp_path / "sync")
@@ -157,8 +164,10 @@ def test_readers_never_see_partial_state(tmp_path: Path) -> None:
         assert res["saw_data"] == 2 and res["loads"] >= 2
 
 
-def test_reader_thread_beside_writer_thread_sharing_a_manager(tmp_path: Path) -> None:
-    store = tmp_path / "store"
+def test_reader_thread_beside_writer_thread_sharing_a_manager(
+    tmp_path: Path, store_location: str
+) -> None:
+    store = store_location
     mgr = CheckpointManager(store)
     versions = {digest(same_records(v)) for v in (1, 2, 3)}
     done = threading.Event()
@@ -188,10 +197,12 @@ def test_reader_thread_beside_writer_thread_sharing_a_manager(tmp_path: Path) ->
     assert not bad, bad[:5]
 
 
-def test_gc_beside_writers_never_removes_what_a_commit_needs(tmp_path: Path) -> None:
+def test_gc_beside_writers_never_removes_what_a_commit_needs(
+    tmp_path: Path, store_location: str
+) -> None:
     """Writers overwrite checkpoints whose values come from a shared pool, so values
     keep turning into garbage and back into live data while gc runs in a loop."""
-    store = tmp_path / "store"
+    store = store_location
     w = Workers(store, tmp_path / "sync")
     try:
         w.start("gc", "gc")
@@ -207,13 +218,14 @@ def test_gc_beside_writers_never_removes_what_a_commit_needs(tmp_path: Path) -> 
     mgr = assert_store_holds(store, expected, "after gc loop")
     mgr.gc()
     assert_store_holds(store, expected, "after a final gc")
-    assert check_collected(store, list(expected), list(expected)) == []
+    if not is_url(store):  # an object store spares young unnamed objects (grace period)
+        assert check_collected(store, list(expected), list(expected)) == []
 
 
-def test_readers_beside_gc_and_overwrites_never_fail(tmp_path: Path) -> None:
+def test_readers_beside_gc_and_overwrites_never_fail(tmp_path: Path, store_location: str) -> None:
     """A reader racing an overwrite and a gc must still get a committed version:
     not an error about a file gc just removed, not None."""
-    store = tmp_path / "store"
+    store = store_location
     versions = [digest(same_records(1)), digest(same_records(2))]
     allowed = [[["same", "x"], versions], [["same_batches", "batch_0"], versions]]
     w = Workers(store, tmp_path / "sync")

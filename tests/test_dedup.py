@@ -10,7 +10,8 @@ import secrets
 from pathlib import Path
 from typing import Any
 
-from conftest import assert_roundtrip, disk_bytes
+import pytest
+from conftest import assert_roundtrip, disk_bytes, stored_bytes
 from docetl_checkpoint import CheckpointManager
 
 N_DOCS = 20
@@ -27,9 +28,15 @@ def add_field(docs: list[dict[str, Any]], key: str) -> list[dict[str, Any]]:
     return [{**d, key: f"{key}-{d['id']}"} for d in docs]
 
 
+@pytest.fixture
+def store_dir(store_location: str) -> str:
+    """Every case runs on a local folder and on S3."""
+    return store_location
+
+
 def measured(m: CheckpointManager, store_dir: Path) -> int:
-    """Bytes on disk, checked against what the store reports about itself."""
-    size = disk_bytes(store_dir)
+    """Bytes stored (on disk or in the bucket), checked against what the store reports."""
+    size = stored_bytes(store_dir)
     assert m.stats()["total_size_bytes"] == size
     return size
 

@@ -94,6 +94,12 @@ HYPOTHESIS = settings(
 )
 
 
+@pytest.fixture
+def store_dir(store_location: str) -> str:
+    """The explicit cases run on a local folder and on S3 (hypothesis runs locally)."""
+    return store_location
+
+
 def fresh_dir(factory: pytest.TempPathFactory) -> str:
     return tempfile.mkdtemp(dir=factory.getbasetemp()) + "/store"
 

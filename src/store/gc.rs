@@ -44,7 +44,17 @@ impl Store {
         let (manifest, dropped, mut report) = loop {
             let mut manifest = self.manifest()?;
             let mut report = GcReport::default();
-            let split = self.collect_segments(&manifest, &mut report)?;
+            let split = match self.collect_segments(&manifest, &mut report) {
+                // a writer replaced a file since (object stores: no lock holds it
+                // off): judge liveness again on the newer manifest
+                Err(e)
+                    if e.is_not_found() && self.manifest()?.generation != manifest.generation =>
+                {
+                    attempt = retry_after_conflict(attempt)?;
+                    continue;
+                }
+                other => other?,
+            };
             if split.dropped.is_empty() {
                 break (manifest, split.dropped, report);
             }

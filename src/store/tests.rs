@@ -228,3 +228,35 @@ fn flipped_byte_in_a_checkpoint_file_is_an_error_naming_it() {
     let report = store.verify().expect("verify");
     assert_eq!(report.damaged.len(), 1);
 }
+
+#[test]
+fn value_segments_are_cut_into_row_groups_of_about_a_megabyte() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = Store::open(dir.path());
+    let t = texts(1000); // 4 MB of values in one save
+    let records: Vec<Record> = (0..1000).map(|i| record(i, &t[i as usize], None)).collect();
+    store
+        .save("s", "big", &records, Default::default())
+        .expect("save");
+    let seg = &store.manifest().expect("manifest").segments[0];
+    let file = store
+        .storage()
+        .open_parquet(&seg.file, Some(seg.bytes))
+        .expect("open");
+    let groups = file.meta.metadata().row_groups();
+    assert!(groups.len() >= 4, "{} row groups", groups.len());
+    let biggest = groups
+        .iter()
+        .map(|g| g.total_byte_size())
+        .max()
+        .unwrap_or(0);
+    assert!(
+        biggest < 2 * crate::segment::ROW_GROUP_BYTES as i64,
+        "{biggest} bytes"
+    );
+    let head = store
+        .read("s", "big", ReadMode::Head(2))
+        .expect("read")
+        .expect("present");
+    assert_eq!(head.num_rows(), 2);
+}

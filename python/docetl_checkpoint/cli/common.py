@@ -29,17 +29,25 @@ def store_error_types() -> tuple[type[Exception], ...]:
     return (CheckpointError,)
 
 
+def is_url(path: str) -> bool:
+    """True for object-store locations (`s3://bucket/prefix`), configured by `AWS_*`."""
+    return path.startswith(("s3://", "s3a://"))
+
+
 def open_store(path: str) -> CheckpointManager:
     """The manager of an existing folder; a missing folder is an error, not a new store."""
-    if not os.path.exists(path):
+    if not is_url(path) and not os.path.exists(path):
         raise CliError(f"no such folder: {path}")
-    if not os.path.isdir(path):
+    if not is_url(path) and not os.path.isdir(path):
         raise CliError(f"not a folder: {path}")
     try:
         from docetl_checkpoint import CheckpointManager
     except ImportError as error:
         raise CliError(f"cannot load the docetl_checkpoint extension: {error}") from None
-    return CheckpointManager(path)
+    try:
+        return CheckpointManager(path)
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
 
 
 def entry_name(entry: dict[str, Any]) -> str:
