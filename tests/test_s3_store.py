@@ -100,3 +100,36 @@ def test_a_store_moves_between_machines(
     assert table.num_rows == 5 and table.column("title").to_pylist()[0] == "doc 0"
     assert other.to_pandas("s1", "map")["id"].tolist() == list(range(5))
     assert sorted(CheckpointManager(s3_url, s3_options).list()) == [("s1", "map"), ("s1", "reduce")]
+
+
+def test_cli_reads_an_s3_store_configured_by_the_environment(
+    s3_url: str, s3_env: None, tmp_path: Any
+) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    CheckpointManager(s3_url).save("extract", "split", docs(4))
+
+    def cli(*argv: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "docetl_checkpoint.cli", *argv],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ, COLUMNS="100"),
+            timeout=120,
+        )
+
+    listed = cli("ls", "--json", s3_url)
+    assert listed.returncode == 0, listed.stderr
+    assert [(e["step"], e["op"], e["num_rows"]) for e in json.loads(listed.stdout)] == [
+        ("extract", "split", 4)
+    ]
+    out = tmp_path / "split.jsonl"
+    exported = cli("export", s3_url, "extract", "split", str(out))
+    assert exported.returncode == 0, exported.stderr
+    assert [json.loads(line) for line in out.read_text().splitlines()] == docs(4)
+    assert cli("verify", s3_url).returncode == 0
+    bad = cli("ls", "s3:///no-bucket")
+    assert bad.returncode != 0 and "bucket" in bad.stderr

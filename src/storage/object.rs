@@ -316,7 +316,8 @@ impl Remote {
             result.map_err(|e| self.fail("write", name, e))?;
         }
         let uploaded = || files.iter().map(|(name, _)| name.as_str());
-        if started.elapsed() > self.grace / 2 {
+        // (a zero grace period is a promise that no commit is in flight)
+        if !files.is_empty() && !self.grace.is_zero() && started.elapsed() > self.grace / 2 {
             // gc may judge objects this old unreferenced: upload afresh
             self.discard(uploaded());
             return Ok(Commit::Conflict);

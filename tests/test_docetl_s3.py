@@ -1,0 +1,84 @@
+"""DocETL 0.3.0 with `intermediate_dir: s3://...`: a real pipeline, offline, its
+checkpoints on the SeaweedFS test server through the adapter."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docetl_checkpoint import CheckpointManager
+from docetl_checkpoint.docetl import CheckpointStore, install, uninstall
+from docetl_helpers import (
+    ALL_OPS,
+    DOCETL_AVAILABLE,
+    LOG_ENV,
+    SKIP_REASON,
+    TAG,
+    calls,
+    import_docetl,
+    make_docs,
+    pipeline_config,
+    run_pipeline,
+    set_offline_env,
+    write_json,
+)
+
+pytestmark = [
+    pytest.mark.docetl,
+    pytest.mark.skipif(not DOCETL_AVAILABLE, reason=SKIP_REASON),
+    # the two warnings DocETL and litellm emit while running (see test_docetl_pipelines.py)
+    pytest.mark.filterwarnings(
+        "ignore:The `dict` method is deprecated:DeprecationWarning:docetl.graph_builder"
+    ),
+    pytest.mark.filterwarnings("ignore:Items? .* using the `ReadOnly` qualifier:UserWarning"),
+]
+
+
+@pytest.fixture(scope="module")
+def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
+    return import_docetl()
+
+
+def test_pipeline_checkpoints_on_s3_are_reused_by_a_second_run(
+    docetl: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    s3_url: str,
+    s3_env: None,
+) -> None:
+    log = tmp_path / "calls"
+    log.mkdir()
+    monkeypatch.setenv(LOG_ENV, str(log))
+    data = tmp_path / "data.json"
+    write_json(data, make_docs())
+    config = pipeline_config(data, s3_url, tmp_path / "out.json")
+    try:
+        with install():
+            first = run_pipeline(config)
+        assert isinstance(first.store, CheckpointStore)
+        assert sorted(first.saved) == sorted(ALL_OPS) and first.reused == []
+        stored = CheckpointManager(s3_url)
+        assert sorted(stored.list()) == sorted(ALL_OPS)
+        assert stored.verify()["ok"] is True
+
+        before = calls(log)
+        with install():
+            second = run_pipeline(config)
+        assert second.output == first.output
+        assert second.saved == [], "every operation was reused from S3"
+        assert calls(log) == before, "no operation ran again"
+
+        edited = pipeline_config(
+            data,
+            s3_url,
+            tmp_path / "out.json",
+            tag_code=TAG.replace('"version": 1', '"version": 2'),
+        )
+        with install():
+            third = run_pipeline(edited)
+        assert ("enrich", "tag") in third.saved
+        assert all(r["version"] == 2 for r in CheckpointManager(s3_url).load("enrich", "tag"))
+    finally:
+        uninstall()
