@@ -96,6 +96,7 @@ docs: $(STAMP)
 
 bench: build
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/s3.py
 
 footprint: build
 	$(PY) benchmarks/footprint.py --check
