@@ -135,26 +135,39 @@ def s3_env(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
 
 
-@pytest.fixture(params=["local", "s3"])
+@pytest.fixture(params=["local", "s3", "file-url"])
 def store_location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh store on each backend: a local folder, or an s3:// prefix that the
-    AWS_* environment configures (inherited by worker processes)."""
+    """A fresh store on each backend: a local folder; an s3:// prefix that the
+    AWS_* environment configures (inherited by worker processes); a file:// URL,
+    the object-store protocol (conditional creates, no lock) on a local folder."""
     if request.param == "local":
         return str(tmp_path / "store")
+    if request.param == "file-url":
+        return f"file://{tmp_path / 'store'}"
     request.getfixturevalue("s3_env")
     return str(request.getfixturevalue("s3_url"))
 
 
 def is_url(location: str | os.PathLike[str]) -> bool:
-    return os.fspath(location).startswith("s3://")
+    return os.fspath(location).startswith(("s3://", "file://"))
 
 
 def stored_bytes(location: str | os.PathLike[str]) -> int:
-    """What a store holds, counted outside the store: bytes on disk, or in the bucket."""
-    if is_url(location):
+    """What a store holds, counted outside the store: bytes on disk, or in the bucket.
+
+    Object-store layouts keep one manifest per generation until gc prunes them;
+    the store counts the newest only, and so does this."""
+    location = os.fspath(location)
+    if location.startswith("s3://"):
         from helpers.s3objects import stored_bytes as bucket_bytes
 
-        return bucket_bytes(os.environ["AWS_ENDPOINT_URL"], os.fspath(location))
+        return bucket_bytes(os.environ["AWS_ENDPOINT_URL"], location)
+    if location.startswith("file://"):
+        meta = Path(location.removeprefix("file://")) / ".docetl_checkpoint"
+        data = [p for d in ("files", "values") for p in (meta / d).glob("*")]
+        manifests = sorted((meta / "manifests").glob("*.json"))
+        newest = manifests[-1].stat().st_size if manifests else 0
+        return sum(p.stat().st_size for p in data) + newest
     return disk_bytes(location)
 
 

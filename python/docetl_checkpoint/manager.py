@@ -37,7 +37,8 @@ class CheckpointManager:
     Args:
         intermediate_dir: a local folder (created on the first write), or an
             `s3://bucket/prefix` URL: a store on S3 or an S3-compatible server
-            that many machines can write at once.
+            that many machines can write at once; or a `file:///folder` URL,
+            the same lock-free protocol on a (possibly shared) folder.
         storage_options: for `s3://` stores, object_store's S3 settings
             (`endpoint`, `region`, `access_key_id`, `secret_access_key`,
             `allow_http`, ...) over the `AWS_*` environment variables, and

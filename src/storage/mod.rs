@@ -1,4 +1,5 @@
-//! Where a store's files live: a local folder or an object store (S3).
+//! Where a store's files live: a local folder, or an object store (S3, or a
+//! `file://` folder through object_store's local backend).
 //!
 //! Both keep the same layout under `.docetl_checkpoint/`: immutable data
 //! files with unique names, and one commit point for the manifest. A local
@@ -59,15 +60,16 @@ pub enum WriterGuard {
 }
 
 impl Storage {
-    /// A local folder path, or an `s3://bucket/prefix` URL with options
-    /// (object_store's S3 keys, plus `gc_grace_seconds`).
+    /// A local folder path, an `s3://bucket/prefix` URL with options
+    /// (object_store's S3 keys, plus `gc_grace_seconds`), or a `file:///folder`
+    /// URL: the object-store protocol on a (possibly shared) folder.
     pub fn open(location: &str, options: &BTreeMap<String, String>) -> Result<Storage> {
         if options::is_url(location) {
             return Ok(Storage::Object(object::Remote::open(location, options)?));
         }
         if !options.is_empty() {
             return Err(Error::InvalidValue(format!(
-                "storage options are for s3:// locations; {location:?} is a local folder"
+                "storage options are for s3:// and file:// locations; {location:?} is a local folder"
             )));
         }
         Ok(Storage::Local(local::Local::new(location)))

@@ -79,6 +79,18 @@ fn bump(counter: &AtomicU64, by: u64) {
 
 impl Remote {
     pub fn open(location: &str, opts: &BTreeMap<String, String>) -> Result<Remote> {
+        if location.starts_with("file://") {
+            let parsed = options::parse_file(location, opts)?;
+            let folder = &parsed.folder;
+            std::fs::create_dir_all(folder).map_err(|e| Error::io("create folder", folder, e))?;
+            let store = object_store::local::LocalFileSystem::new_with_prefix(folder)
+                .map_err(|e| Error::InvalidValue(format!("cannot open {location:?}: {e}")))?
+                .with_fsync(true);
+            let root = format!("file://{}", folder.display())
+                .trim_end_matches('/')
+                .to_string();
+            return Remote::with_store(Arc::new(store), &root, "", parsed.grace);
+        }
         let parsed = options::parse(location, opts)?;
         let store = parsed.builder.build().map_err(|e| {
             Error::InvalidValue(format!("cannot open object store {location:?}: {e}"))

@@ -14,7 +14,52 @@ pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(3600);
 const GRACE_KEY: &str = "gc_grace_seconds";
 
 pub fn is_url(location: &str) -> bool {
-    location.starts_with("s3://") || location.starts_with("s3a://")
+    ["s3://", "s3a://", "file://"]
+        .iter()
+        .any(|scheme| location.starts_with(scheme))
+}
+
+/// The gc grace period option, the one option every URL takes.
+fn grace_of(value: &str) -> Result<Duration> {
+    let seconds: f64 = value
+        .parse()
+        .ok()
+        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
+        .ok_or_else(|| {
+            Error::InvalidValue(format!(
+                "storage option {GRACE_KEY} must be a number of seconds >= 0, not {value:?}"
+            ))
+        })?;
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// A `file:///folder` location: the object-store protocol (conditional
+/// creates, no lock) on a local or shared folder.
+pub struct FileLocation {
+    pub folder: std::path::PathBuf,
+    pub grace: Duration,
+}
+
+pub fn parse_file(location: &str, options: &BTreeMap<String, String>) -> Result<FileLocation> {
+    let folder = location.trim_start_matches("file://");
+    if !folder.starts_with('/') {
+        return Err(Error::InvalidValue(format!(
+            "{location:?}: a file:// URL names an absolute folder, as in file:///data/run"
+        )));
+    }
+    let mut grace = DEFAULT_GC_GRACE;
+    for (key, value) in options {
+        if key != GRACE_KEY {
+            return Err(Error::InvalidValue(format!(
+                "unknown storage option {key:?} for a file:// store: only {GRACE_KEY}"
+            )));
+        }
+        grace = grace_of(value)?;
+    }
+    Ok(FileLocation {
+        folder: folder.into(),
+        grace,
+    })
 }
 
 /// A parsed location: the bucket, the key prefix under it, and the builder.

@@ -154,3 +154,39 @@ fn gc_spares_young_unreferenced_objects_until_the_grace_period() {
     assert_eq!(manifests.len(), 1, "older generations pruned");
     assert_eq!(loaded_records(&eager, "s", "b").len(), 1);
 }
+
+#[test]
+fn file_urls_commit_by_conditional_create_on_a_local_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", dir.path().join("shared").display());
+    let t = texts(6);
+    std::thread::scope(|s| {
+        for w in 0..3i64 {
+            let (url, t) = (&url, &t);
+            s.spawn(move || {
+                let store = Store::open_location(url, &Default::default()).expect("open");
+                for k in 0..4 {
+                    let records: Vec<Record> = (0..6)
+                        .map(|i| record(i + 10 * w, &t[i as usize], None))
+                        .collect();
+                    store
+                        .save(
+                            &format!("w{w}"),
+                            &format!("op{k}"),
+                            &records,
+                            Default::default(),
+                        )
+                        .expect("save");
+                }
+            });
+        }
+    });
+    let store = Store::open_location(&url, &Default::default()).expect("open");
+    let manifest = store.manifest().expect("manifest");
+    assert_eq!((manifest.entries.len(), manifest.generation), (12, 12));
+    assert_eq!(loaded_records(&store, "w2", "op3").len(), 6);
+    let manifests = dir.path().join("shared/.docetl_checkpoint/manifests");
+    assert_eq!(std::fs::read_dir(manifests).expect("list").count(), 12);
+    let bad = Store::open_location("file://relative/path", &Default::default());
+    assert!(bad.is_err(), "file:// URLs name absolute folders");
+}

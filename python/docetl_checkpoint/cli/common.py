@@ -30,8 +30,9 @@ def store_error_types() -> tuple[type[Exception], ...]:
 
 
 def is_url(path: str) -> bool:
-    """True for object-store locations (`s3://bucket/prefix`), configured by `AWS_*`."""
-    return path.startswith(("s3://", "s3a://"))
+    """True for object-store locations: `s3://bucket/prefix` (configured by `AWS_*`)
+    and `file:///folder`."""
+    return path.startswith(("s3://", "s3a://", "file://"))
 
 
 def open_store(path: str) -> CheckpointManager:
