@@ -29,11 +29,30 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 DOCETL_AVAILABLE = importlib.util.find_spec("docetl") is not None
 SKIP_REASON = (
     "docetl is not importable: the end-to-end tests need docetl==0.3.0 "
     "(pip install 'docetl-checkpoint[docetl]'; the Makefile's test set-up installs it)"
 )
+
+# Marks of every end-to-end module: the `docetl` marker, a skip without
+# DocETL, and the two warnings DocETL 0.3.0 and litellm emit while running
+# (pytest runs with filterwarnings=error):
+# - DocETL calls pydantic's deprecated `.dict()` on every DSLRunner
+#   (docetl/graph_builder.py:22);
+# - litellm's first completion builds pydantic schemas of TypedDicts that use
+#   `ReadOnly` (pydantic/_internal/_generate_schema.py).
+DOCETL_MARKS = [
+    pytest.mark.docetl,
+    pytest.mark.skipif(not DOCETL_AVAILABLE, reason=SKIP_REASON),
+    pytest.mark.filterwarnings(
+        "ignore:The `dict` method is deprecated:DeprecationWarning:docetl.graph_builder"
+    ),
+    pytest.mark.filterwarnings("ignore:Items? .* using the `ReadOnly` qualifier:UserWarning"),
+]
+
 LOG_ENV = "DOCETL_CHECKPOINT_TEST_LOG"
 
 # DocETL 0.3.0 warns on import (docetl/operations/extract.py uses pydantic's

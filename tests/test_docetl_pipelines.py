@@ -9,7 +9,7 @@ itself, not by the store's word.
 Warnings (pytest runs with filterwarnings=error): DocETL's import emits a
 PydanticDeprecatedSince20 (`min_items`, docetl/operations/extract.py), ignored
 by message inside `import_docetl()`; the two warnings DocETL and litellm emit
-while running are ignored by the `filterwarnings` marks below; nothing else.
+while running are ignored by `DOCETL_MARKS` (docetl_helpers); nothing else.
 """
 
 from __future__ import annotations
@@ -36,9 +36,8 @@ from docetl_checkpoint.docetl import (
 )
 from docetl_helpers import (
     ALL_OPS,
-    DOCETL_AVAILABLE,
+    DOCETL_MARKS,
     LOG_ENV,
-    SKIP_REASON,
     TAG,
     Run,
     calls,
@@ -54,18 +53,7 @@ from docetl_helpers import (
     write_json,
 )
 
-pytestmark = [
-    pytest.mark.docetl,
-    pytest.mark.skipif(not DOCETL_AVAILABLE, reason=SKIP_REASON),
-    # DocETL 0.3.0 calls pydantic's deprecated `.dict()` on every DSLRunner
-    # (docetl/graph_builder.py:22).
-    pytest.mark.filterwarnings(
-        "ignore:The `dict` method is deprecated:DeprecationWarning:docetl.graph_builder"
-    ),
-    # litellm's first completion builds pydantic schemas of TypedDicts that use
-    # `ReadOnly` (pydantic/_internal/_generate_schema.py).
-    pytest.mark.filterwarnings("ignore:Items? .* using the `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = DOCETL_MARKS
 
 LAST = ("report", "by_kw")
 

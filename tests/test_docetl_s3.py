@@ -11,9 +11,8 @@ from docetl_checkpoint import CheckpointManager
 from docetl_checkpoint.docetl import CheckpointStore, install, uninstall
 from docetl_helpers import (
     ALL_OPS,
-    DOCETL_AVAILABLE,
+    DOCETL_MARKS,
     LOG_ENV,
-    SKIP_REASON,
     TAG,
     calls,
     import_docetl,
@@ -24,15 +23,7 @@ from docetl_helpers import (
     write_json,
 )
 
-pytestmark = [
-    pytest.mark.docetl,
-    pytest.mark.skipif(not DOCETL_AVAILABLE, reason=SKIP_REASON),
-    # the two warnings DocETL and litellm emit while running (see test_docetl_pipelines.py)
-    pytest.mark.filterwarnings(
-        "ignore:The `dict` method is deprecated:DeprecationWarning:docetl.graph_builder"
-    ),
-    pytest.mark.filterwarnings("ignore:Items? .* using the `ReadOnly` qualifier:UserWarning"),
-]
+pytestmark = DOCETL_MARKS
 
 
 @pytest.fixture(scope="module")

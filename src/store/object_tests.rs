@@ -19,6 +19,30 @@ fn handle(bucket: &Arc<InMemory>, grace: Duration) -> Store {
     Store::on(Storage::Object(remote))
 }
 
+/// `writers` threads, each with a store of its own, save checkpoints
+/// `w<w>/op<k>` (k < `saves`) of 8 rows whose texts all writers share, so
+/// each dedups against values the others are committing.
+fn save_concurrently(writers: i64, saves: usize, open: &(dyn Fn() -> Store + Sync)) {
+    let t = texts(8);
+    std::thread::scope(|s| {
+        for w in 0..writers {
+            let t = &t;
+            s.spawn(move || {
+                let store = open();
+                for k in 0..saves {
+                    let records: Vec<Record> = (0..8)
+                        .map(|i| record(i + 100 * w, &t[i as usize], None))
+                        .collect();
+                    let (step, op) = (format!("w{w}"), format!("op{k}"));
+                    store
+                        .save(&step, &op, &records, Default::default())
+                        .expect("save");
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn round_trip_dedup_and_partial_reads() {
     let bucket = Arc::new(InMemory::new());
@@ -65,29 +89,7 @@ fn round_trip_dedup_and_partial_reads() {
 #[test]
 fn concurrent_writers_on_other_machines_lose_nothing() {
     let bucket = Arc::new(InMemory::new());
-    let t = texts(8);
-    std::thread::scope(|s| {
-        for w in 0..4 {
-            let (bucket, t) = (&bucket, &t);
-            s.spawn(move || {
-                let store = handle(bucket, Duration::from_secs(3600));
-                for k in 0..5 {
-                    // shared texts: every writer dedups against the others' values
-                    let records: Vec<Record> = (0..8)
-                        .map(|i| record(i + 100 * w, &t[i as usize], None))
-                        .collect();
-                    store
-                        .save(
-                            &format!("w{w}"),
-                            &format!("op{k}"),
-                            &records,
-                            Default::default(),
-                        )
-                        .expect("save");
-                }
-            });
-        }
-    });
+    save_concurrently(4, 5, &|| handle(&bucket, Duration::from_secs(3600)));
     let store = handle(&bucket, Duration::from_secs(3600));
     let manifest = store.manifest().expect("manifest");
     assert_eq!(manifest.entries.len(), 20, "every commit landed");
@@ -159,32 +161,13 @@ fn gc_spares_young_unreferenced_objects_until_the_grace_period() {
 fn file_urls_commit_by_conditional_create_on_a_local_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("file://{}", dir.path().join("shared").display());
-    let t = texts(6);
-    std::thread::scope(|s| {
-        for w in 0..3i64 {
-            let (url, t) = (&url, &t);
-            s.spawn(move || {
-                let store = Store::open_location(url, &Default::default()).expect("open");
-                for k in 0..4 {
-                    let records: Vec<Record> = (0..6)
-                        .map(|i| record(i + 10 * w, &t[i as usize], None))
-                        .collect();
-                    store
-                        .save(
-                            &format!("w{w}"),
-                            &format!("op{k}"),
-                            &records,
-                            Default::default(),
-                        )
-                        .expect("save");
-                }
-            });
-        }
+    save_concurrently(3, 4, &|| {
+        Store::open_location(&url, &Default::default()).expect("open")
     });
     let store = Store::open_location(&url, &Default::default()).expect("open");
     let manifest = store.manifest().expect("manifest");
     assert_eq!((manifest.entries.len(), manifest.generation), (12, 12));
-    assert_eq!(loaded_records(&store, "w2", "op3").len(), 6);
+    assert_eq!(loaded_records(&store, "w2", "op3").len(), 8);
     let manifests = dir.path().join("shared/.docetl_checkpoint/manifests");
     assert_eq!(std::fs::read_dir(manifests).expect("list").count(), 12);
     let bad = Store::open_location("file://relative/path", &Default::default());
