@@ -206,9 +206,9 @@ impl Storage {
     }
 
     /// Removes old manifest generations (object stores keep one object per generation).
-    pub fn prune_manifests(&self) -> Result<u64> {
+    pub fn prune_manifests(&self) -> Result<Vec<Listed>> {
         match self {
-            Storage::Local(_) => Ok(0),
+            Storage::Local(_) => Ok(Vec::new()),
             Storage::Object(o) => o.prune_manifests(),
         }
     }

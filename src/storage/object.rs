@@ -358,12 +358,12 @@ impl Remote {
 
     /// Removes manifest generations older than the newest and than the grace
     /// period (a reader may still be fetching a recent one).
-    pub fn prune_manifests(&self) -> Result<u64> {
+    pub fn prune_manifests(&self) -> Result<Vec<Listed>> {
         let metas = self.list_metas(MANIFESTS, None)?;
         let Some(newest) = metas.iter().filter_map(Self::generation_of).max() else {
-            return Ok(0);
+            return Ok(Vec::new());
         };
-        let mut removed = 0;
+        let mut removed = Vec::new();
         for meta in &metas {
             let old = Self::generation_of(meta).is_some_and(|g| g < newest);
             if old && age(meta) >= self.grace {
@@ -372,7 +372,11 @@ impl Remote {
                     meta.location.filename().unwrap_or_default()
                 );
                 self.delete(&name)?;
-                removed += 1;
+                removed.push(Listed {
+                    name,
+                    size: meta.size,
+                    age: age(meta),
+                });
             }
         }
         Ok(removed)

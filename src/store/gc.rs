@@ -90,7 +90,10 @@ impl Store {
                 }
             }
         }
-        report.files_removed += self.storage.prune_manifests()?;
+        for pruned in self.storage.prune_manifests()? {
+            report.files_removed += 1;
+            report.bytes_freed += pruned.size;
+        }
         if let Some(root) = self.storage.local_root() {
             self.sweep_temps(&root.join(STORE_DIR), &mut report)?;
             self.repair_paths(root, &manifest, &mut report)?;
