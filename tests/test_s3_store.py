@@ -133,3 +133,32 @@ def test_cli_reads_an_s3_store_configured_by_the_environment(
     assert cli("verify", s3_url).returncode == 0
     bad = cli("ls", "s3:///no-bucket")
     assert bad.returncode != 0 and "bucket" in bad.stderr
+
+
+def test_damaged_objects_are_loud_errors_naming_their_url(
+    s3_url: str, s3_options: dict[str, str], s3_endpoint: str
+) -> None:
+    """An object overwritten behind the store's back (one byte flipped) fails its
+    checksum or record hash: loads raise, naming the object; verify reports it."""
+    import urllib.request
+
+    from docetl_checkpoint import CorruptCheckpointError
+
+    m = CheckpointManager(s3_url, s3_options)
+    m.save("s", "a", docs(6))
+    m.save("s", "b", [{"n": 1, "note": "a value long enough to be stored apart, once"}])
+    bucket, _, prefix = s3_url.removeprefix("s3://").partition("/")
+    for kind in ("values", "files"):
+        name = sorted(store_objects(s3_endpoint, s3_url, kind))[0]
+        url = f"{s3_endpoint}/{bucket}/{prefix}/{name}"
+        with urllib.request.urlopen(url) as response:
+            body = bytearray(response.read())
+        body[len(body) // 3] ^= 0x01
+        request = urllib.request.Request(url, data=bytes(body), method="PUT")
+        urllib.request.urlopen(request).close()
+    fresh = CheckpointManager(s3_url, s3_options)
+    with pytest.raises(CorruptCheckpointError, match=s3_url):
+        fresh.load("s", "a")
+    report = CheckpointManager(s3_url, s3_options).verify()
+    assert report["ok"] is False
+    assert {(d["step"], d["op"]) for d in report["damaged"]} >= {("s", "a")}
