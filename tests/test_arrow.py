@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import secrets
 import tempfile
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -316,3 +317,20 @@ def test_duckdb(docs: CheckpointManager) -> None:
     assert rows[0] == (12, sum(range(12)), len(TEXTS[0]), sum(d["score"] for d in DOCS))
     names = duckdb.sql("select name from t where ok order by id").fetchall()
     assert [n for (n,) in names] == [d["name"] for d in DOCS if d["ok"]]
+
+
+def test_table_and_sample_do_not_import_pandas(tmp_path: Path) -> None:
+    """pyarrow.table() would import pandas (half a second) on a notebook's first call."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from docetl_checkpoint import CheckpointManager\n"
+        f"m = CheckpointManager({str(tmp_path / 'store')!r})\n"
+        "m.save('s', 'o', [{'a': i, 'text': 'x' * 100} for i in range(20)])\n"
+        "assert m.table('s', 'o').num_rows == 20 and m.sample('s', 'o', 3).num_rows == 3\n"
+        "print('pandas' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "False"

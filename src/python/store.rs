@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use arrow_array::{Array, RecordBatch};
 use arrow_data::ArrayData;
+use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
 use pyo3_arrow::PyTable;
@@ -58,11 +59,18 @@ impl Store {
     }
 }
 
+/// A `pyarrow.Table` over the batch's buffers (no copy), through the C stream
+/// interface. Not `pyarrow.table()`: it first asks whether its argument is a
+/// pandas DataFrame, which imports pandas (half a second) on a notebook's
+/// first `table()` or `sample()`.
 fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
     let schema = batch.schema();
-    Ok(PyTable::try_new(vec![batch], schema)?
-        .into_pyarrow(py)?
-        .unbind())
+    let stream = PyTable::try_new(vec![batch], schema)?.into_pyobject(py)?;
+    let reader = py
+        .import(intern!(py, "pyarrow"))?
+        .getattr(intern!(py, "RecordBatchReader"))?
+        .call_method1(intern!(py, "from_stream"), (stream,))?;
+    Ok(reader.call_method0(intern!(py, "read_all"))?.unbind())
 }
 
 fn entry_dict<'py>(
