@@ -35,7 +35,7 @@ from docetl_checkpoint import CheckpointManager  # noqa: E402
 from helpers import seaweed  # noqa: E402
 
 BUCKET = "docetl-bench"
-COUNTERS = ("gets", "puts", "lists", "deletes", "heads", "bytes_read", "bytes_written")
+COUNTERS = ("gets", "puts", "lists", "deletes", "bytes_read", "bytes_written")
 
 
 def options(endpoint: str) -> dict[str, str]:

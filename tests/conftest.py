@@ -157,17 +157,15 @@ def stored_bytes(location: str | os.PathLike[str]) -> int:
 
     Object-store layouts keep one manifest per generation until gc prunes them;
     the store counts the newest only, and so does this."""
+    from helpers.s3objects import counted_bytes, list_objects
+
     location = os.fspath(location)
     if location.startswith("s3://"):
-        from helpers.s3objects import stored_bytes as bucket_bytes
-
-        return bucket_bytes(os.environ["AWS_ENDPOINT_URL"], location)
+        return counted_bytes(list_objects(os.environ["AWS_ENDPOINT_URL"], location))
     if location.startswith("file://"):
-        meta = Path(location.removeprefix("file://")) / ".docetl_checkpoint"
-        data = [p for d in ("files", "values") for p in (meta / d).glob("*")]
-        manifests = sorted((meta / "manifests").glob("*.json"))
-        newest = manifests[-1].stat().st_size if manifests else 0
-        return sum(p.stat().st_size for p in data) + newest
+        root = Path(location.removeprefix("file://"))
+        files = (p for p in root.rglob("*") if p.is_file())
+        return counted_bytes({p.relative_to(root).as_posix(): p.stat().st_size for p in files})
     return disk_bytes(location)
 
 

@@ -137,7 +137,6 @@ impl Store {
         d.set_item("puts", c.puts)?;
         d.set_item("lists", c.lists)?;
         d.set_item("deletes", c.deletes)?;
-        d.set_item("heads", c.heads)?;
         d.set_item("bytes_read", c.bytes_read)?;
         d.set_item("bytes_written", c.bytes_written)?;
         Ok(d)

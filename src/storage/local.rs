@@ -63,7 +63,7 @@ impl Local {
 
     /// Writes the files and the next manifest, all fsynced at once, then makes
     /// the manifest live by rename. Before the rename nothing is visible.
-    pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Vec<u8>)]) -> Result<()> {
+    pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Bytes)]) -> Result<()> {
         let path = self.manifest_path();
         let text = manifest.next_text()?;
         let tmp = fsio::temp_path(&path);
@@ -71,7 +71,7 @@ impl Local {
         let mut writes: Vec<(&Path, &[u8])> = paths
             .iter()
             .zip(files)
-            .map(|(p, (_, b))| (p.as_path(), b.as_slice()))
+            .map(|(p, (_, b))| (p.as_path(), b.as_ref()))
             .collect();
         writes.push((&tmp, text.as_bytes()));
         // data files, their folders and the next manifest are durable before the

@@ -123,7 +123,7 @@ impl Storage {
     }
 
     /// Writes `files` (new, uniquely named) and `manifest` as the next generation.
-    pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Vec<u8>)]) -> Result<Commit> {
+    pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Bytes)]) -> Result<Commit> {
         match self {
             Storage::Local(l) => l.commit(manifest, files).map(|_| Commit::Done),
             Storage::Object(o) => o.commit(manifest, files),
@@ -158,8 +158,8 @@ impl Storage {
     }
 
     /// A Parquet file opened for partial reads: its footer only, so far.
-    /// `size` (from the manifest) saves a request on object stores.
-    pub fn open_parquet(&self, name: &str, size: Option<u64>) -> Result<Opened<'_>> {
+    /// `size` is the one the manifest records (object stores fetch the tail).
+    pub fn open_parquet(&self, name: &str, size: u64) -> Result<Opened<'_>> {
         let path = self.location(name);
         match self {
             Storage::Local(l) => {

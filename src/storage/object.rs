@@ -57,7 +57,6 @@ pub struct IoCounters {
     pub puts: u64,
     pub lists: u64,
     pub deletes: u64,
-    pub heads: u64,
     pub bytes_read: u64,
     pub bytes_written: u64,
 }
@@ -68,7 +67,6 @@ struct Counters {
     puts: AtomicU64,
     lists: AtomicU64,
     deletes: AtomicU64,
-    heads: AtomicU64,
     bytes_read: AtomicU64,
     bytes_written: AtomicU64,
 }
@@ -155,7 +153,6 @@ impl Remote {
             puts: get(&c.puts),
             lists: get(&c.lists),
             deletes: get(&c.deletes),
-            heads: get(&c.heads),
             bytes_read: get(&c.bytes_read),
             bytes_written: get(&c.bytes_written),
         }
@@ -193,17 +190,30 @@ impl Remote {
     }
 
     /// Creates `name`; `Ok(false)` when it already exists.
-    fn put_create(&self, name: &str, bytes: Bytes) -> Result<bool> {
+    async fn create(&self, name: &str, bytes: Bytes) -> Result<bool> {
         bump(&self.counters.puts, 1);
         bump(&self.counters.bytes_written, bytes.len() as u64);
         let key = self.key(name);
         let payload = PutPayload::from(bytes);
-        match block_on(self.store.put_opts(&key, payload, PutMode::Create.into())) {
+        match self
+            .store
+            .put_opts(&key, payload, PutMode::Create.into())
+            .await
+        {
             Ok(_) => Ok(true),
             Err(object_store::Error::AlreadyExists { .. })
             | Err(object_store::Error::Precondition { .. }) => Ok(false),
             Err(e) => Err(self.fail("write", name, e)),
         }
+    }
+
+    fn put_create(&self, name: &str, bytes: Bytes) -> Result<bool> {
+        block_on(self.create(name, bytes))
+    }
+
+    /// A data object's unique name is taken: another writer's object, never replaced.
+    fn taken(&self, name: &str) -> Error {
+        Error::Conflict(format!("{} already exists", self.url(name)))
     }
 
     fn delete(&self, name: &str) -> Result<()> {
@@ -230,12 +240,9 @@ impl Remote {
         format!("{MANIFESTS}/{generation:020}.json")
     }
 
-    fn generation_of(meta: &ObjectMeta) -> Option<u64> {
-        meta.location
-            .filename()?
-            .strip_suffix(".json")?
-            .parse()
-            .ok()
+    /// The generation a manifest object's name (or key) holds.
+    fn generation_of(name: &str) -> Option<u64> {
+        name.rsplit('/').next()?.strip_suffix(".json")?.parse().ok()
     }
 
     pub fn exists(&self) -> Result<bool> {
@@ -257,7 +264,7 @@ impl Remote {
             let newest = self
                 .list_metas(MANIFESTS, after.as_deref())?
                 .iter()
-                .filter_map(Self::generation_of)
+                .filter_map(|meta| Self::generation_of(meta.location.as_ref()))
                 .max();
             let Some(generation) = newest else {
                 return Ok(known.map(|l| l.manifest).unwrap_or_default());
@@ -305,27 +312,16 @@ impl Remote {
     }
 
     /// Uploads the data objects, then creates the next manifest generation.
-    pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Vec<u8>)]) -> Result<Commit> {
+    pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Bytes)]) -> Result<Commit> {
         let text = Bytes::from(manifest.next_text()?);
         let started = Instant::now();
-        let uploads = files.iter().map(|(name, bytes)| async move {
-            let key = self.key(name);
-            let payload = PutPayload::from(bytes.clone());
-            (
-                name,
-                self.store
-                    .put_opts(&key, payload, PutMode::Create.into())
-                    .await,
-            )
-        });
-        bump(&self.counters.puts, files.len() as u64);
-        bump(
-            &self.counters.bytes_written,
-            files.iter().map(|(_, b)| b.len() as u64).sum(),
-        );
-        for (name, result) in block_on(join_all(uploads)) {
-            // a unique name that exists is another writer's object: never replace it
-            result.map_err(|e| self.fail("write", name, e))?;
+        let uploads = files
+            .iter()
+            .map(|(name, bytes)| async move { (name, self.create(name, bytes.clone()).await) });
+        for (name, created) in block_on(join_all(uploads)) {
+            if !created? {
+                return Err(self.taken(name));
+            }
         }
         let uploaded = || files.iter().map(|(name, _)| name.as_str());
         // (a zero grace period is a promise that no commit is in flight)
@@ -359,24 +355,16 @@ impl Remote {
     /// Removes manifest generations older than the newest and than the grace
     /// period (a reader may still be fetching a recent one).
     pub fn prune_manifests(&self) -> Result<Vec<Listed>> {
-        let metas = self.list_metas(MANIFESTS, None)?;
-        let Some(newest) = metas.iter().filter_map(Self::generation_of).max() else {
+        let listed = self.list(MANIFESTS)?;
+        let generation = |file: &Listed| Self::generation_of(&file.name);
+        let Some(newest) = listed.iter().filter_map(generation).max() else {
             return Ok(Vec::new());
         };
         let mut removed = Vec::new();
-        for meta in &metas {
-            let old = Self::generation_of(meta).is_some_and(|g| g < newest);
-            if old && age(meta) >= self.grace {
-                let name = format!(
-                    "{MANIFESTS}/{}",
-                    meta.location.filename().unwrap_or_default()
-                );
-                self.delete(&name)?;
-                removed.push(Listed {
-                    name,
-                    size: meta.size,
-                    age: age(meta),
-                });
+        for file in listed {
+            if generation(&file).is_some_and(|g| g < newest) && file.age >= self.grace {
+                self.delete(&file.name)?;
+                removed.push(file);
             }
         }
         Ok(removed)
@@ -392,10 +380,7 @@ impl Remote {
         if self.put_create(name, Bytes::copy_from_slice(bytes))? {
             Ok(())
         } else {
-            Err(Error::Conflict(format!(
-                "{} already exists",
-                self.url(name)
-            )))
+            Err(self.taken(name))
         }
     }
 
@@ -417,22 +402,9 @@ impl Remote {
     }
 
     /// Fetches a Parquet file's footer: one ranged GET for most files.
-    pub fn open_parquet(
-        &self,
-        name: &str,
-        size: Option<u64>,
-    ) -> Result<(RemoteFile, ArrowReaderMetadata)> {
+    pub fn open_parquet(&self, name: &str, len: u64) -> Result<(RemoteFile, ArrowReaderMetadata)> {
         let path = self.url(name);
         let path = Path::new(&path);
-        let len = match size {
-            Some(len) => len,
-            None => {
-                bump(&self.counters.heads, 1);
-                block_on(self.store.head(&self.key(name)))
-                    .map_err(|e| self.fail("stat", name, e))?
-                    .size
-            }
-        };
         if len < 12 {
             return Err(Error::corrupt(path, "too short to be a Parquet file"));
         }

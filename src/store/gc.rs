@@ -5,6 +5,8 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::Path;
 
+use bytes::Bytes;
+
 use super::read::ref_ids;
 use super::save::retry_after_conflict;
 use super::Store;
@@ -30,7 +32,7 @@ pub struct GcReport {
 struct SegmentSplit {
     kept: Vec<Segment>,
     /// New files (name, bytes) holding the live values of partly dead segments.
-    rewritten: Vec<(String, Vec<u8>)>,
+    rewritten: Vec<(String, Bytes)>,
     dropped: Vec<Segment>,
 }
 
@@ -112,7 +114,7 @@ impl Store {
         }
         let (mut kept, mut rewritten, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
         for seg in &manifest.segments {
-            let ids = segment::read_ids(self.storage.open_parquet(&seg.file, Some(seg.bytes))?)?;
+            let ids = segment::read_ids(self.storage.open_parquet(&seg.file, seg.bytes)?)?;
             let alive = ids.iter().filter(|id| live.contains(id)).count() as u64;
             report.values_removed += ids.len() as u64 - alive;
             report.values_kept += alive;
@@ -144,7 +146,7 @@ impl Store {
                 max_id: kept_ids.last().copied().unwrap_or(seg.max_id),
                 count: kept_ids.len() as u64,
             });
-            rewritten.push((name, bytes));
+            rewritten.push((name, Bytes::from(bytes)));
             report.segments_rewritten += 1;
         }
         Ok(SegmentSplit {

@@ -54,7 +54,7 @@ impl Store {
             stats.logical_bytes += e.logical_bytes;
             if files.insert(e.file.clone()) {
                 stats.index_size_bytes += e.bytes;
-                let file = self.storage.open_parquet(&e.file, Some(e.bytes))?;
+                let file = self.storage.open_parquet(&e.file, e.bytes)?;
                 let plan = ReadPlan {
                     columns: Some(vec![0]),
                     ..Default::default()

@@ -100,8 +100,7 @@ impl Store {
             if index.segments.contains(&seg.file) {
                 continue;
             }
-            for (hash, id) in
-                segment::read_index(self.storage.open_parquet(&seg.file, Some(seg.bytes))?)?
+            for (hash, id) in segment::read_index(self.storage.open_parquet(&seg.file, seg.bytes)?)?
             {
                 index.ids.insert(hash, id);
             }

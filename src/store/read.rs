@@ -104,7 +104,7 @@ impl Store {
         let (batch, meta) = match mode {
             ReadMode::All => self.read_file(&entry)?,
             ReadMode::Head(n) => {
-                let file = self.storage.open_parquet(&entry.file, Some(entry.bytes))?;
+                let file = self.storage.open_parquet(&entry.file, entry.bytes)?;
                 let groups = first_row_groups(file.meta.metadata(), n);
                 let plan = ReadPlan {
                     row_groups: Some(groups),
@@ -133,7 +133,7 @@ impl Store {
                     values
                 }
                 (ReadMode::Head(_), None) => {
-                    let file = self.storage.open_parquet(&seg.file, Some(seg.bytes))?;
+                    let file = self.storage.open_parquet(&seg.file, seg.bytes)?;
                     Arc::new(SegmentValues::read_partial(file, wanted)?)
                 }
             };

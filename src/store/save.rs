@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use bytes::Bytes;
+
 use super::Store;
 use crate::checkpoint_file;
 use crate::encode::{self, Encoded};
@@ -21,7 +23,7 @@ struct Staged {
     bytes: u64,
     checksum: String,
     /// (name in the store folder, bytes) of new files.
-    writes: Vec<(String, Vec<u8>)>,
+    writes: Vec<(String, Bytes)>,
 }
 
 impl Staged {
@@ -192,14 +194,14 @@ impl Store {
                 max_id: last.0,
                 count: fresh.len() as u64,
             });
-            writes.push((name.clone(), bytes));
+            writes.push((name.clone(), Bytes::from(bytes)));
         }
         let name = format!("files/{stamp}.parquet");
         let (bytes, checksum) = (
             file_bytes.len() as u64,
             blake3::hash(&file_bytes).to_hex().to_string(),
         );
-        writes.push((name.clone(), file_bytes));
+        writes.push((name.clone(), Bytes::from(file_bytes)));
         Ok(Staged {
             file: name,
             bytes,

@@ -241,7 +241,7 @@ fn value_segments_are_cut_into_row_groups_of_about_a_megabyte() {
     let seg = &store.manifest().expect("manifest").segments[0];
     let file = store
         .storage()
-        .open_parquet(&seg.file, Some(seg.bytes))
+        .open_parquet(&seg.file, seg.bytes)
         .expect("open");
     let groups = file.meta.metadata().row_groups();
     assert!(groups.len() >= 4, "{} row groups", groups.len());

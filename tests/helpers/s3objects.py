@@ -44,12 +44,17 @@ def list_objects(endpoint: str, url: str) -> dict[str, int]:
 
 def store_objects(endpoint: str, url: str, folder: str) -> dict[str, int]:
     """The objects of one folder of the store (`files`, `values`, `manifests`)."""
+    return in_folder(list_objects(endpoint, url), folder)
+
+
+def in_folder(objects: dict[str, int], folder: str) -> dict[str, int]:
     start = f".docetl_checkpoint/{folder}/"
-    return {k: v for k, v in list_objects(endpoint, url).items() if k.startswith(start)}
+    return {k: v for k, v in objects.items() if k.startswith(start)}
 
 
-def stored_bytes(endpoint: str, url: str) -> int:
-    """Bytes a store holds as the store counts them: data objects and the newest manifest."""
-    data = store_objects(endpoint, url, "files") | store_objects(endpoint, url, "values")
-    manifests = store_objects(endpoint, url, "manifests")
+def counted_bytes(objects: dict[str, int]) -> int:
+    """Of an object-store layout (key relative to the store -> size): the data
+    objects and the newest manifest generation, as the store counts them."""
+    data = in_folder(objects, "files") | in_folder(objects, "values")
+    manifests = in_folder(objects, "manifests")
     return sum(data.values()) + (manifests[max(manifests)] if manifests else 0)
