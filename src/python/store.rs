@@ -90,7 +90,13 @@ fn entry_dict<'py>(
     )?;
     d.set_item("batch_of", &e.batch_of)?;
     d.set_item("batch_index", e.batch_index)?;
-    d.set_item("path", store.user_path(e).display().to_string())?;
+    d.set_item(
+        "path",
+        store
+            .user_path(&e.step, &e.op, &e.file)
+            .display()
+            .to_string(),
+    )?;
     d.set_item("file", store.data_path(&e.file).display().to_string())?;
     d.set_item("num_rows", e.num_rows)?;
     d.set_item("column_names", &e.columns)?;

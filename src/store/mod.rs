@@ -70,10 +70,11 @@ impl Store {
         Some(root.join(step).join(format!("{op}.parquet")))
     }
 
-    /// Where a user finds an entry's data: its alias, or its object's URL.
-    pub fn user_path(&self, entry: &Entry) -> PathBuf {
-        self.alias_path(&entry.step, &entry.op)
-            .unwrap_or_else(|| self.data_path(&entry.file))
+    /// Where a user finds the data of (step, op) stored in `file`: its alias,
+    /// or its object's URL.
+    pub fn user_path(&self, step: &str, op: &str, file: &str) -> PathBuf {
+        self.alias_path(step, op)
+            .unwrap_or_else(|| self.data_path(file))
     }
 
     pub fn manifest(&self) -> Result<Manifest> {

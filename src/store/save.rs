@@ -134,7 +134,6 @@ impl Store {
             attempt = retry_after_conflict(attempt)?;
         };
         let file = staged.file;
-        let entry = manifest.find(&step, &op).cloned();
         // Committed. The user-facing path and the old file are housekeeping:
         // a failure here leaves the store valid, and gc repairs it.
         if let Some(alias) = self.alias_path(&step, &op) {
@@ -146,7 +145,7 @@ impl Store {
                 self.storage.remove(&prev.file)?;
             }
         }
-        Ok(entry.map(|e| self.user_path(&e)).unwrap_or_default())
+        Ok(self.user_path(&step, &op, &file))
     }
 
     /// Encodes the new values' segment and the checkpoint file (in parallel,
