@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::canonical::{self, Hash, RecordHash};
+use crate::digest_map::KeyMap;
 use crate::logical::LogicalType;
 use crate::value::{Record, Value};
 
@@ -125,9 +126,9 @@ impl<'a> Encoded<'a> {
 
 #[derive(Default)]
 struct Interner {
-    large_index: HashMap<Hash, u32>,
+    large_index: KeyMap<Hash, u32>,
     /// Hashes of shared strings by address: unnest rows share one text.
-    str_hashes: HashMap<usize, Hash>,
+    str_hashes: KeyMap<usize, Hash>,
 }
 
 pub fn encode(records: &[Record]) -> Encoded<'_> {

@@ -6,6 +6,7 @@
 pub mod arrow_out;
 pub mod canonical;
 pub mod checkpoint_file;
+pub mod digest_map;
 pub mod encode;
 pub mod error;
 pub mod fsio;

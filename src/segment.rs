@@ -1,7 +1,6 @@
 //! Value segments: immutable Parquet files of content-addressed large values,
 //! one row per value (id, blake3 hash, kind, bytes), ids ascending.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -12,13 +11,16 @@ use arrow_array::{
     UInt8Array,
 };
 use arrow_schema::{DataType, Field, Schema};
+use parquet::basic::Compression;
 use parquet::file::statistics::Statistics;
 use parquet::schema::types::ColumnPath;
 
 use crate::canonical::{self, Hash};
 use crate::checkpoint_file;
+use crate::digest_map::KeyMap;
 use crate::encode::{LargeValue, ValueKind};
 use crate::error::{DecodeContext, Error, Result};
+use crate::manifest::Segment;
 use crate::parquet_io::{self, ReadPlan};
 use crate::storage::Opened;
 use bytes::Bytes;
@@ -96,6 +98,10 @@ fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
         .set_column_statistics_enabled(ColumnPath::from("hash"), EnabledStatistics::None)
         .set_column_statistics_enabled(ColumnPath::from("data"), EnabledStatistics::None)
         .set_column_compression(ColumnPath::from("data"), parquet_io::zstd(VALUE_ZSTD_LEVEL))
+        // hashes are random and delta-packed ids tiny: zstd gains nothing on
+        // them and costs a codec context each time a process reads its index
+        .set_column_compression(ColumnPath::from("hash"), Compression::UNCOMPRESSED)
+        .set_column_compression(ColumnPath::from("id"), Compression::UNCOMPRESSED)
 }
 
 /// The hash of a stored value, recomputed from its bytes.
@@ -106,25 +112,48 @@ pub fn hash_of(kind: ValueKind, data: &[u8]) -> Hash {
     }
 }
 
-/// Every (hash, id) of a segment, for the save-time dedup index.
-pub fn read_index(file: Opened) -> Result<Vec<(Hash, u64)>> {
+/// Every (hash, id) of segment `seg`, for the save-time dedup index. A save
+/// gives its new values consecutive ids, so when the manifest's id range is
+/// exactly `count` wide only the hashes are read.
+pub fn read_index(file: Opened, seg: &Segment) -> Result<Vec<(Hash, u64)>> {
     let path = &file.path.clone();
+    let consecutive = seg.count > 0 && seg.max_id.checked_sub(seg.min_id) == Some(seg.count - 1);
     let plan = ReadPlan {
-        columns: Some(vec![ID, HASH]),
+        columns: Some(if consecutive {
+            vec![HASH]
+        } else {
+            vec![ID, HASH]
+        }),
         ..Default::default()
     };
     let batch = file.decode(plan)?;
-    let ids = column::<UInt64Type>(path, &batch, 0)?;
+    if batch.num_rows() as u64 != seg.count {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "holds {} values, the manifest says {}",
+                batch.num_rows(),
+                seg.count
+            ),
+        ));
+    }
     let hashes = batch
-        .column(1)
+        .column(batch.num_columns() - 1)
         .as_fixed_size_binary_opt()
         .ok_or_else(|| Error::corrupt(path, "hash column"))?;
-    check_ascending(path, ids.values())?;
+    let ids = match consecutive {
+        true => None,
+        false => {
+            let ids = column::<UInt64Type>(path, &batch, 0)?.values();
+            check_ascending(path, ids)?;
+            Some(ids)
+        }
+    };
     Ok((0..batch.num_rows())
-        .map(|i| {
-            let mut h = [0u8; 32];
-            h.copy_from_slice(hashes.value(i));
-            (h, ids.value(i))
+        .map(|row| {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(hashes.value(row));
+            (hash, ids.map_or(seg.min_id + row as u64, |ids| ids[row]))
         })
         .collect())
 }
@@ -231,7 +260,7 @@ pub enum Stored<'a> {
 #[derive(Default)]
 pub struct ValueTable {
     parts: Vec<Arc<SegmentValues>>,
-    index: HashMap<u64, (u32, u32)>,
+    index: KeyMap<u64, (u32, u32)>,
 }
 
 impl ValueTable {

@@ -1,7 +1,6 @@
 //! Python records -> core values, walking the objects directly (no json.dumps).
 //! Accepts exactly what `json.dumps` accepts and gives what `json.loads` would.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use pyo3::exceptions::PyValueError;
@@ -10,6 +9,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 use super::errors::type_error;
 use crate::canonical::MAX_DEPTH;
+use crate::digest_map::KeyMap;
 use crate::value::{Record, Value};
 
 /// Where in the input a value sits, for error messages.
@@ -25,7 +25,7 @@ pub struct Converter<'a> {
     path: Vec<Step>,
     /// Shared Python strings become one shared Rust string (unnest rows share
     /// texts). The Python reference held here keeps the address from being reused.
-    strings: HashMap<usize, (Py<PyString>, Arc<str>)>,
+    strings: KeyMap<usize, (Py<PyString>, Arc<str>)>,
 }
 
 impl<'a> Converter<'a> {
@@ -35,7 +35,7 @@ impl<'a> Converter<'a> {
             op,
             record: 0,
             path: Vec::new(),
-            strings: HashMap::new(),
+            strings: KeyMap::default(),
         }
     }
 

@@ -1,11 +1,12 @@
 //! Python `str` objects for large values, shared across loads by content hash:
 //! a text carried by five checkpoints becomes one object, not five.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 
 use pyo3::prelude::*;
 use pyo3::types::PyString;
+
+use crate::digest_map::KeyMap;
 
 /// Characters kept alive by the cache at most; past it the cache starts over.
 const CACHE_CHARS: usize = 256 << 20;
@@ -17,7 +18,7 @@ pub struct SharedStrings {
 
 #[derive(Default)]
 struct Inner {
-    strings: HashMap<[u8; 32], Py<PyString>>,
+    strings: KeyMap<[u8; 32], Py<PyString>>,
     chars: usize,
 }
 

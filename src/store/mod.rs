@@ -7,7 +7,7 @@ mod inspect;
 pub mod read;
 mod save;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -16,8 +16,9 @@ pub use inspect::{Stats, VerifyReport};
 pub use read::{CellRef, Loaded, ReadMode};
 
 use crate::canonical::Hash;
+use crate::digest_map::KeyMap;
 use crate::error::Result;
-use crate::manifest::{Entry, Manifest};
+use crate::manifest::{Entry, Manifest, Segment};
 use crate::segment;
 use crate::storage::{self, Storage};
 
@@ -31,7 +32,7 @@ pub struct Store {
 
 #[derive(Default)]
 struct ValueIndex {
-    ids: HashMap<Hash, u64>,
+    ids: KeyMap<Hash, u64>,
     segments: HashSet<String>,
 }
 
@@ -89,7 +90,8 @@ impl Store {
         Ok(self.manifest()?.find(step, op).cloned())
     }
 
-    /// Brings the dedup index up to the segments of `manifest`.
+    /// Brings the dedup index up to the segments of `manifest`. A process's
+    /// first save reads the hashes of every segment: that runs on all cores.
     fn refresh_index(&self, manifest: &Manifest) -> Result<std::sync::MutexGuard<'_, ValueIndex>> {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
         let live: HashSet<&str> = manifest.segments.iter().map(|s| s.file.as_str()).collect();
@@ -97,20 +99,54 @@ impl Store {
             // gc rewrote or dropped a segment: rebuild from scratch
             *index = ValueIndex::default();
         }
-        for seg in &manifest.segments {
-            if index.segments.contains(&seg.file) {
-                continue;
-            }
-            for (hash, id) in segment::read_index(self.storage.open_parquet(&seg.file, seg.bytes)?)?
-            {
-                index.ids.insert(hash, id);
-            }
+        let new: Vec<&Segment> = (manifest.segments.iter())
+            .filter(|s| !index.segments.contains(&s.file))
+            .collect();
+        let read = |seg: &&Segment| {
+            segment::read_index(self.storage.open_parquet(&seg.file, seg.bytes)?, seg)
+        };
+        let parts = parallel_map(&new, read)?;
+        index
+            .ids
+            .reserve(new.iter().map(|s| s.count as usize).sum());
+        for (seg, part) in new.iter().zip(parts) {
+            index.ids.extend(part);
             index.segments.insert(seg.file.clone());
         }
         Ok(index)
     }
 }
 
+/// `f` of every item, in order, computed on up to one thread per core.
+fn parallel_map<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R> + Sync,
+) -> Result<Vec<R>> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
+    if items.len() < 2 || threads < 2 {
+        return items.iter().map(f).collect();
+    }
+    let per_thread = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let workers: Vec<_> = items
+            .chunks(per_thread)
+            .map(|chunk| s.spawn(|| chunk.iter().map(&f).collect::<Result<Vec<R>>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for worker in workers {
+            let part = worker.join().unwrap_or_else(|_| {
+                Err(crate::error::Error::InvalidValue(
+                    "an index reader panicked".into(),
+                ))
+            })?;
+            out.extend(part);
+        }
+        Ok(out)
+    })
+}
+
+#[cfg(test)]
+mod index_tests;
 #[cfg(test)]
 mod object_tests;
 #[cfg(test)]

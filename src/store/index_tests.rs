@@ -1,0 +1,112 @@
+//! The save-time dedup index as a new process builds it: from every segment,
+//! with or without gaps in their value ids, read on several threads.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::tests::{loaded_records, record, texts};
+use super::Store;
+use crate::error::Error;
+use crate::value::{Record, Value};
+
+fn records_of(t: &[Arc<str>], picks: &[usize]) -> Vec<Record> {
+    picks
+        .iter()
+        .map(|&i| record(i as i64, &t[i], None))
+        .collect()
+}
+
+fn texts_of(store: &Store, step: &str, op: &str) -> Vec<String> {
+    loaded_records(store, step, op)
+        .into_iter()
+        .map(|fields| match &fields[1].1 {
+            Some(Value::Str(s)) => s.to_string(),
+            other => panic!("text field holds {other:?}"),
+        })
+        .collect()
+}
+
+#[test]
+fn a_fresh_handle_dedups_against_every_segment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = texts(40);
+    let writer = Store::open(dir.path());
+    for s in 0..8 {
+        let picks: Vec<usize> = (5 * s..5 * s + 5).collect();
+        writer
+            .save(
+                "s",
+                &format!("op{s}"),
+                &records_of(&t, &picks),
+                BTreeMap::new(),
+            )
+            .expect("save");
+    }
+    assert_eq!(writer.manifest().expect("manifest").segments.len(), 8);
+    let picks: Vec<usize> = (0..40).rev().step_by(3).collect();
+    let fresh = Store::open(dir.path());
+    fresh
+        .save("s", "all", &records_of(&t, &picks), BTreeMap::new())
+        .expect("save");
+    let manifest = fresh.manifest().expect("manifest");
+    assert_eq!(
+        manifest.segments.len(),
+        8,
+        "a save of stored values wrote a segment"
+    );
+    assert_eq!(fresh.stats().expect("stats").stored_values, 40);
+    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
+    assert_eq!(texts_of(&fresh, "s", "all"), want);
+}
+
+#[test]
+fn a_fresh_handle_finds_values_gc_kept_with_gaps_in_their_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = texts(12);
+    let writer = Store::open(dir.path());
+    let all: Vec<usize> = (0..10).collect();
+    writer
+        .save("s", "o", &records_of(&t, &all), BTreeMap::new())
+        .expect("save");
+    let even: Vec<usize> = (0..10).step_by(2).collect();
+    writer
+        .save("s", "o", &records_of(&t, &even), BTreeMap::new())
+        .expect("overwrite");
+    assert_eq!(writer.gc().expect("gc").values_kept, 5);
+    let seg = writer.manifest().expect("manifest").segments[0].clone();
+    assert_eq!((seg.min_id, seg.max_id, seg.count), (0, 8, 5));
+
+    let fresh = Store::open(dir.path());
+    let picks = vec![8, 10, 2, 11, 0];
+    fresh
+        .save("s", "p", &records_of(&t, &picks), BTreeMap::new())
+        .expect("save");
+    // 8, 2 and 0 are found under their gc-kept ids; only 10 and 11 are new
+    assert_eq!(fresh.stats().expect("stats").stored_values, 7);
+    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
+    assert_eq!(texts_of(&fresh, "s", "p"), want);
+}
+
+#[test]
+fn a_segment_holding_other_values_than_its_manifest_says_is_corruption() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = texts(15);
+    let writer = Store::open(dir.path());
+    for (op, picks) in [("a", vec![0, 1, 2]), ("b", (3..15).collect::<Vec<_>>())] {
+        writer
+            .save("s", op, &records_of(&t, &picks), BTreeMap::new())
+            .expect("save");
+    }
+    let segments = writer.manifest().expect("manifest").segments;
+    let path = |i: usize| writer.data_path(&segments[i].file);
+    // the small segment's bytes under the big one's name
+    std::fs::copy(path(0), path(1)).expect("copy");
+    let fresh = Store::open(dir.path());
+    let before = std::fs::read(path(1)).expect("read");
+    match fresh.save("s", "c", &records_of(&t, &[14]), BTreeMap::new()) {
+        Err(Error::Corrupt { path: named, .. }) => assert_eq!(named, path(1)),
+        other => panic!("expected a corruption error, got {other:?}"),
+    }
+    assert_eq!(std::fs::read(path(1)).expect("read"), before);
+    assert!(fresh.entry("s", "c").expect("entry").is_none());
+}
