@@ -110,3 +110,31 @@ fn a_segment_holding_other_values_than_its_manifest_says_is_corruption() {
     assert_eq!(std::fs::read(path(1)).expect("read"), before);
     assert!(fresh.entry("s", "c").expect("entry").is_none());
 }
+
+#[test]
+fn an_index_of_thousands_of_values_over_segments_finds_each() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t: Vec<Arc<str>> = (0..6000)
+        .map(|i| Arc::from(format!("value number {i:06} of many, ").repeat(2)))
+        .collect();
+    let writer = Store::open(dir.path());
+    for (s, chunk) in (0..6000).collect::<Vec<usize>>().chunks(2000).enumerate() {
+        writer
+            .save(
+                "s",
+                &format!("op{s}"),
+                &records_of(&t, chunk),
+                BTreeMap::new(),
+            )
+            .expect("save");
+    }
+    let fresh = Store::open(dir.path());
+    let picks: Vec<usize> = (0..6000).map(|i| (i * 7919) % 6000).collect();
+    fresh
+        .save("s", "all", &records_of(&t, &picks), BTreeMap::new())
+        .expect("save");
+    assert_eq!(fresh.stats().expect("stats").stored_values, 6000);
+    assert_eq!(fresh.manifest().expect("manifest").segments.len(), 3);
+    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
+    assert_eq!(texts_of(&fresh, "s", "all"), want);
+}

@@ -3,11 +3,12 @@
 
 mod cache;
 mod gc;
+mod index;
 mod inspect;
 pub mod read;
 mod save;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -15,25 +16,16 @@ pub use gc::GcReport;
 pub use inspect::{Stats, VerifyReport};
 pub use read::{CellRef, Loaded, ReadMode};
 
-use crate::canonical::Hash;
-use crate::digest_map::KeyMap;
 use crate::error::Result;
-use crate::manifest::{Entry, Manifest, Segment};
-use crate::segment;
+use crate::manifest::{Entry, Manifest};
 use crate::storage::{self, Storage};
 
 pub struct Store {
     storage: Storage,
     /// hash -> value id of every stored value, for dedup; refreshed from new segments.
-    index: Mutex<ValueIndex>,
+    index: Mutex<index::ValueIndex>,
     /// Decoded value segments, shared by reads of this store.
     cache: cache::SegmentCache,
-}
-
-#[derive(Default)]
-struct ValueIndex {
-    ids: KeyMap<Hash, u64>,
-    segments: HashSet<String>,
 }
 
 impl Store {
@@ -50,7 +42,7 @@ impl Store {
     pub fn on(storage: Storage) -> Store {
         Store {
             storage,
-            index: Mutex::new(ValueIndex::default()),
+            index: Mutex::new(index::ValueIndex::default()),
             cache: cache::SegmentCache::default(),
         }
     }
@@ -89,60 +81,6 @@ impl Store {
     pub fn entry(&self, step: &str, op: &str) -> Result<Option<Entry>> {
         Ok(self.manifest()?.find(step, op).cloned())
     }
-
-    /// Brings the dedup index up to the segments of `manifest`. A process's
-    /// first save reads the hashes of every segment: that runs on all cores.
-    fn refresh_index(&self, manifest: &Manifest) -> Result<std::sync::MutexGuard<'_, ValueIndex>> {
-        let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        let live: HashSet<&str> = manifest.segments.iter().map(|s| s.file.as_str()).collect();
-        if index.segments.iter().any(|s| !live.contains(s.as_str())) {
-            // gc rewrote or dropped a segment: rebuild from scratch
-            *index = ValueIndex::default();
-        }
-        let new: Vec<&Segment> = (manifest.segments.iter())
-            .filter(|s| !index.segments.contains(&s.file))
-            .collect();
-        let read = |seg: &&Segment| {
-            segment::read_index(self.storage.open_parquet(&seg.file, seg.bytes)?, seg)
-        };
-        let parts = parallel_map(&new, read)?;
-        index
-            .ids
-            .reserve(new.iter().map(|s| s.count as usize).sum());
-        for (seg, part) in new.iter().zip(parts) {
-            index.ids.extend(part);
-            index.segments.insert(seg.file.clone());
-        }
-        Ok(index)
-    }
-}
-
-/// `f` of every item, in order, computed on up to one thread per core.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(8));
-    if items.len() < 2 || threads < 2 {
-        return items.iter().map(f).collect();
-    }
-    let per_thread = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let workers: Vec<_> = items
-            .chunks(per_thread)
-            .map(|chunk| s.spawn(|| chunk.iter().map(&f).collect::<Result<Vec<R>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for worker in workers {
-            let part = worker.join().unwrap_or_else(|_| {
-                Err(crate::error::Error::InvalidValue(
-                    "an index reader panicked".into(),
-                ))
-            })?;
-            out.extend(part);
-        }
-        Ok(out)
-    })
 }
 
 #[cfg(test)]

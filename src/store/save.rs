@@ -155,8 +155,8 @@ impl Store {
         let mut ids = Vec::with_capacity(encoded.large.len());
         let mut fresh = Vec::new();
         for value in &encoded.large {
-            let id = match index.ids.get(&value.hash) {
-                Some(&id) => id,
+            let id = match index.get(&value.hash) {
+                Some(id) => id,
                 None => {
                     let id = manifest.next_value_id;
                     manifest.next_value_id += 1;
