@@ -2,6 +2,7 @@
 //! with or without gaps in their value ids, read on several threads.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 use std::sync::Arc;
 
 use super::tests::{loaded_records, record, texts};
@@ -26,6 +27,25 @@ fn texts_of(store: &Store, step: &str, op: &str) -> Vec<String> {
         .collect()
 }
 
+/// Saves `picks` through a new handle, as a new process would, then checks how
+/// many values the store holds and that the texts load back in order.
+fn save_from_a_fresh_handle(
+    dir: &Path,
+    t: &[Arc<str>],
+    op: &str,
+    picks: &[usize],
+    stored_values: u64,
+) -> Store {
+    let fresh = Store::open(dir);
+    fresh
+        .save("s", op, &records_of(t, picks), BTreeMap::new())
+        .expect("save");
+    assert_eq!(fresh.stats().expect("stats").stored_values, stored_values);
+    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
+    assert_eq!(texts_of(&fresh, "s", op), want);
+    fresh
+}
+
 #[test]
 fn a_fresh_handle_dedups_against_every_segment() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -44,19 +64,13 @@ fn a_fresh_handle_dedups_against_every_segment() {
     }
     assert_eq!(writer.manifest().expect("manifest").segments.len(), 8);
     let picks: Vec<usize> = (0..40).rev().step_by(3).collect();
-    let fresh = Store::open(dir.path());
-    fresh
-        .save("s", "all", &records_of(&t, &picks), BTreeMap::new())
-        .expect("save");
+    let fresh = save_from_a_fresh_handle(dir.path(), &t, "all", &picks, 40);
     let manifest = fresh.manifest().expect("manifest");
     assert_eq!(
         manifest.segments.len(),
         8,
         "a save of stored values wrote a segment"
     );
-    assert_eq!(fresh.stats().expect("stats").stored_values, 40);
-    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
-    assert_eq!(texts_of(&fresh, "s", "all"), want);
 }
 
 #[test]
@@ -76,15 +90,8 @@ fn a_fresh_handle_finds_values_gc_kept_with_gaps_in_their_ids() {
     let seg = writer.manifest().expect("manifest").segments[0].clone();
     assert_eq!((seg.min_id, seg.max_id, seg.count), (0, 8, 5));
 
-    let fresh = Store::open(dir.path());
-    let picks = vec![8, 10, 2, 11, 0];
-    fresh
-        .save("s", "p", &records_of(&t, &picks), BTreeMap::new())
-        .expect("save");
     // 8, 2 and 0 are found under their gc-kept ids; only 10 and 11 are new
-    assert_eq!(fresh.stats().expect("stats").stored_values, 7);
-    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
-    assert_eq!(texts_of(&fresh, "s", "p"), want);
+    save_from_a_fresh_handle(dir.path(), &t, "p", &[8, 10, 2, 11, 0], 7);
 }
 
 #[test]
@@ -128,13 +135,7 @@ fn an_index_of_thousands_of_values_over_segments_finds_each() {
             )
             .expect("save");
     }
-    let fresh = Store::open(dir.path());
     let picks: Vec<usize> = (0..6000).map(|i| (i * 7919) % 6000).collect();
-    fresh
-        .save("s", "all", &records_of(&t, &picks), BTreeMap::new())
-        .expect("save");
-    assert_eq!(fresh.stats().expect("stats").stored_values, 6000);
+    let fresh = save_from_a_fresh_handle(dir.path(), &t, "all", &picks, 6000);
     assert_eq!(fresh.manifest().expect("manifest").segments.len(), 3);
-    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
-    assert_eq!(texts_of(&fresh, "s", "all"), want);
 }
