@@ -14,6 +14,7 @@ pub mod json_text;
 pub mod logical;
 pub mod manifest;
 pub mod names;
+pub mod parallel;
 pub mod parquet_io;
 pub mod segment;
 pub mod storage;

@@ -9,13 +9,14 @@ use arrow_schema::SchemaRef;
 use parquet::arrow::arrow_reader::{
     ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder,
 };
-use parquet::arrow::arrow_writer::ArrowWriterOptions;
+use parquet::arrow::arrow_writer::{compute_leaves, ArrowWriterOptions};
 use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::properties::WriterPropertiesBuilder;
 use parquet::file::reader::ChunkReader;
 
 use crate::error::{DecodeContext, Error, IoContext, Result};
+use crate::parallel::parallel_map;
 
 /// zstd level for every file: level 3 compresses text ~3x at >100 MB/s.
 pub const ZSTD_LEVEL: i32 = 3;
@@ -40,7 +41,9 @@ pub fn encode(
     encode_groups(std::slice::from_ref(batch), props, arrow_schema)
 }
 
-/// Encodes batches (one schema) with a row group boundary after each.
+/// Encodes batches (one schema) with a row group boundary after each. Row
+/// groups are encoded and compressed on all cores, then written in order:
+/// the same bytes as one writer would make, in less time for large saves.
 pub fn encode_groups(
     groups: &[RecordBatch],
     props: WriterPropertiesBuilder,
@@ -49,21 +52,41 @@ pub fn encode_groups(
     let Some(first) = groups.first() else {
         return Err(Error::InvalidValue("nothing to encode".into()));
     };
-    let mut out = Vec::new();
     let fail = |e: parquet::errors::ParquetError| {
         Error::InvalidValue(format!("parquet encoding failed: {e}"))
     };
+    let schema = first.schema();
     let options = ArrowWriterOptions::new()
         .with_properties(props.build())
         .with_skip_arrow_metadata(!arrow_schema);
-    let mut writer =
-        ArrowWriter::try_new_with_options(&mut out, first.schema(), options).map_err(fail)?;
-    for batch in groups {
-        writer.write(batch).map_err(fail)?;
-        writer.flush().map_err(fail)?;
+    let writer =
+        ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options).map_err(fail)?;
+    let (mut file, factory) = writer.into_serialized_writer().map_err(fail)?;
+    let indexed: Vec<(usize, &RecordBatch)> = groups.iter().enumerate().collect();
+    let chunks = parallel_map(&indexed, |&(index, batch)| {
+        let mut writers = factory.create_column_writers(index).map_err(fail)?;
+        let mut next = writers.iter_mut();
+        for (field, column) in schema.fields().iter().zip(batch.columns()) {
+            for leaf in compute_leaves(field, column).map_err(fail)? {
+                let writer = next
+                    .next()
+                    .ok_or_else(|| Error::InvalidValue("more leaves than columns".into()))?;
+                writer.write(&leaf).map_err(fail)?;
+            }
+        }
+        writers
+            .into_iter()
+            .map(|w| w.close().map_err(fail))
+            .collect::<Result<Vec<_>>>()
+    })?;
+    for group in chunks {
+        let mut row_group = file.next_row_group().map_err(fail)?;
+        for chunk in group {
+            chunk.append_to_row_group(&mut row_group).map_err(fail)?;
+        }
+        row_group.close().map_err(fail)?;
     }
-    writer.close().map_err(fail)?;
-    Ok(out)
+    file.into_inner().map_err(fail)
 }
 
 /// Footer metadata of a file opened for partial reads.
@@ -147,5 +170,48 @@ fn decode_unguarded<R: ChunkReader + 'static>(
             .with_schema(schema)
             .decoding(path),
         _ => arrow_select::concat::concat_batches(&schema, &batches).decoding(path),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use arrow_array::types::Int32Type;
+    use arrow_array::{ArrayRef, LargeBinaryArray, ListArray, UInt64Array};
+
+    fn groups() -> Vec<RecordBatch> {
+        (0..5u64)
+            .map(|g| {
+                let ids: ArrayRef = Arc::new(UInt64Array::from_iter_values(g * 100..g * 100 + 100));
+                let data: ArrayRef =
+                    Arc::new(LargeBinaryArray::from_iter_values((0..100).map(|i| {
+                        format!("group {g} value {i} ").repeat(20).into_bytes()
+                    })));
+                let lists: ArrayRef = Arc::new(ListArray::from_iter_primitive::<Int32Type, _, _>(
+                    (0..100).map(|i| (i % 3 != 0).then(|| vec![Some(i), None, Some(g as i32)])),
+                ));
+                RecordBatch::try_from_iter([("id", ids), ("data", data), ("lists", lists)])
+                    .expect("batch")
+            })
+            .collect()
+    }
+
+    #[test]
+    fn row_groups_encoded_in_parallel_give_one_writers_bytes() {
+        let groups = groups();
+        let parallel = encode_groups(&groups, base_properties(), true).expect("encode");
+        let mut sequential = Vec::new();
+        let options = ArrowWriterOptions::new().with_properties(base_properties().build());
+        let mut writer =
+            ArrowWriter::try_new_with_options(&mut sequential, groups[0].schema(), options)
+                .expect("writer");
+        for batch in &groups {
+            writer.write(batch).expect("write");
+            writer.flush().expect("flush");
+        }
+        writer.close().expect("close");
+        assert_eq!(parallel, sequential);
+        let meta = metadata_of(Path::new("mem"), &bytes::Bytes::from(parallel)).expect("footer");
+        assert_eq!(meta.metadata().num_row_groups(), 5);
     }
 }

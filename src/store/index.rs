@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use super::Store;
 use crate::canonical::Hash;
 use crate::digest_map::KeyMap;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::manifest::{Manifest, Segment};
+use crate::parallel::parallel_map;
 use crate::segment;
 
 #[derive(Default)]
@@ -52,33 +53,4 @@ impl Store {
         index.segments.extend(new.iter().map(|s| s.file.clone()));
         Ok(index)
     }
-}
-
-fn threads() -> usize {
-    std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
-}
-
-/// `f` of every item, in order, computed on up to one thread per core.
-fn parallel_map<T: Sync, R: Send>(
-    items: &[T],
-    f: impl Fn(&T) -> Result<R> + Sync,
-) -> Result<Vec<R>> {
-    if items.len() < 2 || threads() < 2 {
-        return items.iter().map(f).collect();
-    }
-    let per_thread = items.len().div_ceil(threads());
-    std::thread::scope(|s| {
-        let workers: Vec<_> = items
-            .chunks(per_thread)
-            .map(|chunk| s.spawn(|| chunk.iter().map(&f).collect::<Result<Vec<R>>>()))
-            .collect();
-        let mut out = Vec::with_capacity(items.len());
-        for worker in workers {
-            let part = worker
-                .join()
-                .unwrap_or_else(|_| Err(Error::InvalidValue("an index reader panicked".into())))?;
-            out.extend(part);
-        }
-        Ok(out)
-    })
 }
