@@ -56,13 +56,25 @@ pub fn encode_groups(
         Error::InvalidValue(format!("parquet encoding failed: {e}"))
     };
     let schema = first.schema();
+    let props = props.build();
+    // a batch longer than the row limit spans several row groups, as the
+    // plain writer would cut it
+    let limit = props.max_row_group_row_count().unwrap_or(usize::MAX).max(1);
+    let sliced: Vec<RecordBatch> = groups
+        .iter()
+        .flat_map(|b| {
+            (0..b.num_rows())
+                .step_by(limit)
+                .map(move |at| b.slice(at, limit.min(b.num_rows() - at)))
+        })
+        .collect();
     let options = ArrowWriterOptions::new()
-        .with_properties(props.build())
+        .with_properties(props)
         .with_skip_arrow_metadata(!arrow_schema);
     let writer =
         ArrowWriter::try_new_with_options(Vec::new(), schema.clone(), options).map_err(fail)?;
     let (mut file, factory) = writer.into_serialized_writer().map_err(fail)?;
-    let indexed: Vec<(usize, &RecordBatch)> = groups.iter().enumerate().collect();
+    let indexed: Vec<(usize, &RecordBatch)> = sliced.iter().enumerate().collect();
     let chunks = parallel_map(&indexed, |&(index, batch)| {
         let mut writers = factory.create_column_writers(index).map_err(fail)?;
         let mut next = writers.iter_mut();
@@ -213,5 +225,23 @@ mod tests {
         assert_eq!(parallel, sequential);
         let meta = metadata_of(Path::new("mem"), &bytes::Bytes::from(parallel)).expect("footer");
         assert_eq!(meta.metadata().num_row_groups(), 5);
+    }
+
+    #[test]
+    fn a_batch_longer_than_the_row_limit_is_cut_as_one_writer_cuts_it() {
+        let groups = groups();
+        let long =
+            arrow_select::concat::concat_batches(&groups[0].schema(), &groups).expect("concat");
+        let props = || base_properties().set_max_row_group_row_count(Some(128));
+        let parallel = encode(&long, props(), true).expect("encode");
+        let mut sequential = Vec::new();
+        let options = ArrowWriterOptions::new().with_properties(props().build());
+        let mut writer = ArrowWriter::try_new_with_options(&mut sequential, long.schema(), options)
+            .expect("writer");
+        writer.write(&long).expect("write");
+        writer.close().expect("close");
+        assert_eq!(parallel, sequential);
+        let meta = metadata_of(Path::new("mem"), &bytes::Bytes::from(parallel)).expect("footer");
+        assert_eq!(meta.metadata().num_row_groups(), 4); // 500 rows by 128
     }
 }
