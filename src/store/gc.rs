@@ -7,8 +7,8 @@ use std::path::Path;
 
 use bytes::Bytes;
 
+use super::commit::Plan;
 use super::read::ref_ids;
-use super::save::retry_after_conflict;
 use super::Store;
 use crate::checkpoint_file::META_KEY;
 use crate::error::{IoContext, Result};
@@ -17,7 +17,6 @@ use crate::manifest::{file_size, Manifest, Segment};
 use crate::names::STORE_DIR;
 use crate::parquet_io;
 use crate::segment;
-use crate::storage::Commit;
 
 #[derive(Debug, Default, Clone)]
 pub struct GcReport {
@@ -42,30 +41,24 @@ impl Store {
             return Ok(GcReport::default());
         }
         let _lock = self.storage.lock_writers()?;
-        let mut attempt = 0;
-        let (manifest, dropped, mut report) = loop {
-            let mut manifest = self.manifest()?;
+        let (manifest, (dropped, mut report)) = self.commit_planned(|manifest| {
             let mut report = GcReport::default();
-            let split = match self.collect_segments(&manifest, &mut report) {
+            let split = match self.collect_segments(manifest, &mut report) {
                 // a writer replaced a file since (object stores: no lock holds it
                 // off): judge liveness again on the newer manifest
                 Err(e)
                     if e.is_not_found() && self.manifest()?.generation != manifest.generation =>
                 {
-                    attempt = retry_after_conflict(attempt)?;
-                    continue;
+                    return Ok(Plan::Again);
                 }
                 other => other?,
             };
             if split.dropped.is_empty() {
-                break (manifest, split.dropped, report);
+                return Ok(Plan::Skip((split.dropped, report)));
             }
             manifest.segments = split.kept;
-            if self.storage.commit(&mut manifest, &split.rewritten)? == Commit::Done {
-                break (manifest, split.dropped, report);
-            }
-            attempt = retry_after_conflict(attempt)?;
-        };
+            Ok(Plan::Commit(split.rewritten, (split.dropped, report)))
+        })?;
         // Live until this commit, so no writer's commit in flight can name them
         // (its manifest is older and its commit loses): they go at once.
         for seg in &dropped {

@@ -2,6 +2,7 @@
 //! operations split by topic (save, read, gc, inspect).
 
 mod cache;
+mod commit;
 mod gc;
 mod index;
 mod inspect;

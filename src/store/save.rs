@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use bytes::Bytes;
 
+use super::commit::Plan;
 use super::Store;
 use crate::checkpoint_file;
 use crate::encode::{self, Encoded};
@@ -14,7 +15,6 @@ use crate::fsio;
 use crate::manifest::{Entry, EntryKind, Manifest, Segment};
 use crate::names;
 use crate::segment;
-use crate::storage::Commit;
 use crate::value::Record;
 
 /// Files a save writes before its commit; empty when the data file is reused.
@@ -91,9 +91,7 @@ impl Store {
             .to_hex()
             .to_string();
         let _lock = self.storage.lock_writers()?;
-        let mut attempt = 0;
-        let (manifest, staged, previous) = loop {
-            let mut manifest = self.manifest()?;
+        let (manifest, (file, previous)) = self.commit_planned(|manifest| {
             let previous = manifest.find(&step, &op).cloned();
             if let Some(prev) = &previous {
                 if prev.kind != kind {
@@ -107,7 +105,7 @@ impl Store {
             let staged = match reusable {
                 // a rerun saving the same records: only the manifest changes
                 Some(prev) => Staged::reuse(prev),
-                None => self.stage(&encoded, &mut manifest)?,
+                None => self.stage(&encoded, manifest)?,
             };
             manifest.entries.retain(|e| !(e.step == step && e.op == op));
             manifest.entries.push(Entry {
@@ -118,7 +116,7 @@ impl Store {
                 batch_index,
                 file: staged.file.clone(),
                 bytes: staged.bytes,
-                checksum: staged.checksum.clone(),
+                checksum: staged.checksum,
                 num_rows: records.len() as u64,
                 columns: encoded.columns.iter().map(|c| c.key.to_string()).collect(),
                 logical_bytes: encoded.logical_bytes,
@@ -127,13 +125,8 @@ impl Store {
                 created_at: fsio::now_seconds(),
                 meta: meta.clone(),
             });
-            // another writer committed first: plan again on top of its manifest
-            if self.storage.commit(&mut manifest, &staged.writes)? == Commit::Done {
-                break (manifest, staged, previous);
-            }
-            attempt = retry_after_conflict(attempt)?;
-        };
-        let file = staged.file;
+            Ok(Plan::Commit(staged.writes, (staged.file, previous)))
+        })?;
         // Committed. The user-facing path and the old file are housekeeping:
         // a failure here leaves the store valid, and gc repairs it.
         if let Some(alias) = self.alias_path(&step, &op) {
@@ -215,17 +208,15 @@ impl Store {
             return Ok(false);
         }
         let _lock = self.storage.lock_writers()?;
-        let mut attempt = 0;
-        let (manifest, gone) = loop {
-            let mut manifest = self.manifest()?;
+        let (manifest, gone) = self.commit_planned(|manifest| {
             let Some(gone) = manifest.find(step, op).cloned() else {
-                return Ok(false);
+                return Ok(Plan::Skip(None));
             };
             manifest.entries.retain(|e| !(e.step == step && e.op == op));
-            if self.storage.commit(&mut manifest, &[])? == Commit::Done {
-                break (manifest, gone);
-            }
-            attempt = retry_after_conflict(attempt)?;
+            Ok(Plan::Commit(Vec::new(), Some(gone)))
+        })?;
+        let Some(gone) = gone else {
+            return Ok(false);
         };
         if let Some(alias) = self.alias_path(step, op) {
             fsio::remove_if_exists(&alias)?;
@@ -241,17 +232,14 @@ impl Store {
         if !self.storage.exists()? {
             return Ok(0);
         }
-        let gone = {
+        let (_, gone) = {
             let _lock = self.storage.lock_writers()?;
-            let mut attempt = 0;
-            loop {
-                let mut manifest = self.manifest()?;
-                let gone = std::mem::take(&mut manifest.entries);
-                if self.storage.commit(&mut manifest, &[])? == Commit::Done {
-                    break gone;
-                }
-                attempt = retry_after_conflict(attempt)?;
-            }
+            self.commit_planned(|manifest| {
+                Ok(Plan::Commit(
+                    Vec::new(),
+                    std::mem::take(&mut manifest.entries),
+                ))
+            })?
         };
         for e in &gone {
             if let Some(alias) = self.alias_path(&e.step, &e.op) {
@@ -261,22 +249,4 @@ impl Store {
         self.gc()?;
         Ok(gone.len())
     }
-}
-
-/// Commits that lose to other writers retry; this many losses in a row
-/// means the store is too contended (or something keeps rewriting it).
-const MAX_COMMIT_ATTEMPTS: u32 = 64;
-
-/// Counts a lost commit and waits a little (jittered, growing) before the next.
-pub(super) fn retry_after_conflict(attempt: u32) -> Result<u32> {
-    let attempt = attempt + 1;
-    if attempt >= MAX_COMMIT_ATTEMPTS {
-        return Err(Error::Conflict(format!(
-            "gave up after {attempt} commits lost to concurrent writers"
-        )));
-    }
-    let jitter = u64::from_str_radix(&fsio::unique_suffix()[..4], 16).unwrap_or(0) % 20;
-    let millis = (5u64 << attempt.min(6)) + jitter;
-    std::thread::sleep(std::time::Duration::from_millis(millis));
-    Ok(attempt)
 }
