@@ -33,12 +33,6 @@ pub fn now_seconds() -> f64 {
         .unwrap_or(0.0)
 }
 
-/// Writes a new file and fsyncs it. Used for immutable files with unique names:
-/// a crash leaves at most an unreferenced file, which gc removes.
-pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
-    create_written(path, bytes)?.sync_all().at("fsync", path)
-}
-
 /// Creates `path` (it must not exist) holding `bytes`, not yet fsynced.
 fn create_written(path: &Path, bytes: &[u8]) -> Result<File> {
     let mut file = OpenOptions::new()
@@ -86,17 +80,6 @@ fn parallel<F: FnOnce() -> Result<()> + Send>(jobs: Vec<F>) -> Result<()> {
             .collect::<Result<Vec<()>>>()
             .map(|_| ())
     })
-}
-
-/// Replaces `path` with `bytes` atomically: temp file, fsync, rename, fsync folder.
-pub fn replace_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    let result = write_synced(&tmp, bytes).and_then(|_| fs::rename(&tmp, path).at("rename", path));
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result?;
-    sync_dir(parent(path))
 }
 
 /// Points `link` at `target`'s inode (hardlink), replacing what `link` was.

@@ -85,12 +85,6 @@ impl Local {
         fsio::sync_dir(&self.dir)
     }
 
-    pub fn put_new(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        let path = self.path(name);
-        fsio::write_synced(&path, bytes)?;
-        fsio::sync_dir(path.parent().unwrap_or(&self.dir))
-    }
-
     pub fn read(&self, name: &str) -> Result<Bytes> {
         let path = self.path(name);
         fs::read(&path).at("read", &path).map(Bytes::from)

@@ -130,14 +130,6 @@ impl Storage {
         }
     }
 
-    /// Writes one new file outside a commit (gc's rewritten segments).
-    pub fn put_new(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        match self {
-            Storage::Local(l) => l.put_new(name, bytes),
-            Storage::Object(o) => o.put_new(name, bytes),
-        }
-    }
-
     pub fn read(&self, name: &str) -> Result<Bytes> {
         match self {
             Storage::Local(l) => l.read(name),

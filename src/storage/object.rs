@@ -207,10 +207,6 @@ impl Remote {
         }
     }
 
-    fn put_create(&self, name: &str, bytes: Bytes) -> Result<bool> {
-        block_on(self.create(name, bytes))
-    }
-
     /// A data object's unique name is taken: another writer's object, never replaced.
     fn taken(&self, name: &str) -> Error {
         Error::Conflict(format!("{} already exists", self.url(name)))
@@ -331,7 +327,7 @@ impl Remote {
             return Ok(Commit::Conflict);
         }
         let name = Self::generation_name(manifest.generation);
-        if self.put_create(&name, text.clone())? {
+        if block_on(self.create(&name, text.clone()))? {
             self.remember(manifest, text.len() as u64);
             return Ok(Commit::Done);
         }
@@ -374,14 +370,6 @@ impl Remote {
 
     pub fn read(&self, name: &str) -> Result<Bytes> {
         self.get(name)
-    }
-
-    pub fn put_new(&self, name: &str, bytes: &[u8]) -> Result<()> {
-        if self.put_create(name, Bytes::copy_from_slice(bytes))? {
-            Ok(())
-        } else {
-            Err(self.taken(name))
-        }
     }
 
     pub fn remove(&self, name: &str) -> Result<bool> {

@@ -5,10 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use object_store::memory::InMemory;
-use object_store::ObjectStore;
+use object_store::{ObjectStore, ObjectStoreExt};
 
 use super::tests::{loaded_records, record, texts};
 use super::{ReadMode, Store};
+use crate::names::STORE_DIR;
 use crate::storage::{Remote, Storage};
 use crate::value::Record;
 
@@ -128,10 +129,12 @@ fn gc_spares_young_unreferenced_objects_until_the_grace_period() {
     patient
         .save("s", "b", &records[..1], Default::default())
         .expect("save");
-    // an upload of a commit still in flight elsewhere
-    patient
-        .storage()
-        .put_new("values/in-flight.parquet", b"not yet committed")
+    // an upload of a commit still in flight on another machine
+    let key = object_store::path::Path::from(format!("run/{STORE_DIR}/values/in-flight.parquet"));
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime")
+        .block_on(bucket.put(&key, b"not yet committed".to_vec().into()))
         .expect("put");
     assert!(patient.delete("s", "a").expect("delete"));
 
