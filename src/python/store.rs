@@ -73,6 +73,15 @@ fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
     Ok(reader.call_method0(intern!(py, "read_all"))?.unbind())
 }
 
+/// A dict of named counts (gc report, stats, request counters), in this order.
+fn counts_dict<'py>(py: Python<'py>, counts: &[(&str, u64)]) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    for &(name, n) in counts {
+        d.set_item(name, n)?;
+    }
+    Ok(d)
+}
+
 fn entry_dict<'py>(
     py: Python<'py>,
     store: &store::Store,
@@ -138,14 +147,17 @@ impl Store {
     /// Requests and bytes this store sent to its object store (zeros when local).
     fn io_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let c = self.inner.storage().io_counters();
-        let d = PyDict::new(py);
-        d.set_item("gets", c.gets)?;
-        d.set_item("puts", c.puts)?;
-        d.set_item("lists", c.lists)?;
-        d.set_item("deletes", c.deletes)?;
-        d.set_item("bytes_read", c.bytes_read)?;
-        d.set_item("bytes_written", c.bytes_written)?;
-        Ok(d)
+        counts_dict(
+            py,
+            &[
+                ("gets", c.gets),
+                ("puts", c.puts),
+                ("lists", c.lists),
+                ("deletes", c.deletes),
+                ("bytes_read", c.bytes_read),
+                ("bytes_written", c.bytes_written),
+            ],
+        )
     }
 
     #[getter]
@@ -300,30 +312,36 @@ impl Store {
 
     fn gc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let r = py.detach(|| self.inner.gc())?;
-        let d = PyDict::new(py);
-        d.set_item("files_removed", r.files_removed)?;
-        d.set_item("bytes_freed", r.bytes_freed)?;
-        d.set_item("values_removed", r.values_removed)?;
-        d.set_item("values_kept", r.values_kept)?;
-        d.set_item("segments_rewritten", r.segments_rewritten)?;
-        Ok(d)
+        counts_dict(
+            py,
+            &[
+                ("files_removed", r.files_removed),
+                ("bytes_freed", r.bytes_freed),
+                ("values_removed", r.values_removed),
+                ("values_kept", r.values_kept),
+                ("segments_rewritten", r.segments_rewritten),
+            ],
+        )
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let s = py.detach(|| self.inner.stats())?;
-        let d = PyDict::new(py);
-        d.set_item("checkpoints", s.checkpoints)?;
-        d.set_item("batches", s.batches)?;
-        d.set_item("logical_records", s.logical_records)?;
-        d.set_item("unique_records", s.unique_records)?;
-        d.set_item("stored_values", s.stored_values)?;
-        d.set_item("value_refs", s.value_refs)?;
-        d.set_item("logical_bytes", s.logical_bytes)?;
-        d.set_item("dataset_size_bytes", s.dataset_size_bytes)?;
-        d.set_item("index_size_bytes", s.index_size_bytes)?;
-        d.set_item("total_size_bytes", s.total_size_bytes)?;
-        d.set_item("generation", s.generation)?;
-        Ok(d)
+        counts_dict(
+            py,
+            &[
+                ("checkpoints", s.checkpoints),
+                ("batches", s.batches),
+                ("logical_records", s.logical_records),
+                ("unique_records", s.unique_records),
+                ("stored_values", s.stored_values),
+                ("value_refs", s.value_refs),
+                ("logical_bytes", s.logical_bytes),
+                ("dataset_size_bytes", s.dataset_size_bytes),
+                ("index_size_bytes", s.index_size_bytes),
+                ("total_size_bytes", s.total_size_bytes),
+                ("generation", s.generation),
+            ],
+        )
     }
 
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
