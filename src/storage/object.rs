@@ -90,6 +90,9 @@ impl Remote {
             return Remote::with_store(Arc::new(store), &root, "", parsed.grace);
         }
         let parsed = options::parse(location, opts)?;
+        // rustls needs a process-wide crypto provider for HTTPS; an error means
+        // one (ours, or the embedding program's) is installed already
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = parsed.builder.build().map_err(|e| {
             Error::InvalidValue(format!("cannot open object store {location:?}: {e}"))
         })?;

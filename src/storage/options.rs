@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
+use object_store::{ClientConfigKey, RetryConfig};
 
 use crate::error::{Error, Result};
 
@@ -12,25 +13,50 @@ use crate::error::{Error, Result};
 /// the data of a commit in flight on another machine.
 pub const DEFAULT_GC_GRACE: Duration = Duration::from_secs(3600);
 const GRACE_KEY: &str = "gc_grace_seconds";
-
-pub fn is_url(location: &str) -> bool {
-    ["s3://", "s3a://", "file://"]
-        .iter()
-        .any(|scheme| location.starts_with(scheme))
+/// How long one request is retried before the call fails (ours, not object_store's).
+pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(30);
+const RETRY_KEY: &str = "retry_timeout_seconds";
+/// An endpoint must be an http(s) URL with a host: the HTTP client panics on
+/// anything else at the first request.
+fn check_endpoint(key: &str, value: &str) -> Result<()> {
+    let rest = value
+        .strip_prefix("http://")
+        .or_else(|| value.strip_prefix("https://"));
+    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
+    let valid = host.is_some_and(|h| {
+        !h.is_empty()
+            && h.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._:[]@%".contains(c))
+    });
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue(format!(
+            "S3 endpoint {key} must be an http:// or https:// URL with a host, not {value:?}"
+        )))
+    }
 }
 
-/// The gc grace period option, the one option every URL takes.
-fn grace_of(value: &str) -> Result<Duration> {
-    let seconds: f64 = value
-        .parse()
-        .ok()
-        .filter(|s: &f64| s.is_finite() && *s >= 0.0)
-        .ok_or_else(|| {
+/// Checks the values object_store would only reject (or panic on) at the
+/// first request: endpoints and durations ("5s", "500ms", "1m").
+fn check_value(config: &AmazonS3ConfigKey, key: &str, value: &str) -> Result<()> {
+    use ClientConfigKey as C;
+    match config {
+        AmazonS3ConfigKey::Endpoint | AmazonS3ConfigKey::S3Endpoint => check_endpoint(key, value),
+        AmazonS3ConfigKey::Client(
+            C::ConnectTimeout
+            | C::Timeout
+            | C::ReadTimeout
+            | C::PoolIdleTimeout
+            | C::Http2KeepAliveInterval
+            | C::Http2KeepAliveTimeout,
+        ) => humantime::parse_duration(value.trim()).map(drop).map_err(|_| {
             Error::InvalidValue(format!(
-                "storage option {GRACE_KEY} must be a number of seconds >= 0, not {value:?}"
+                "storage option {key} must be a duration such as \"5s\" or \"500ms\", not {value:?}"
             ))
-        })?;
-    Ok(Duration::from_secs_f64(seconds))
+        }),
+        _ => Ok(()),
+    }
 }
 
 /// A `file:///folder` location: the object-store protocol (conditional
@@ -54,7 +80,7 @@ pub fn parse_file(location: &str, options: &BTreeMap<String, String>) -> Result<
                 "unknown storage option {key:?} for a file:// store: only {GRACE_KEY}"
             )));
         }
-        grace = grace_of(value)?;
+        grace = seconds_of(GRACE_KEY, value)?;
     }
     Ok(FileLocation {
         folder: folder.into(),
@@ -82,20 +108,29 @@ pub fn parse(location: &str, options: &BTreeMap<String, String>) -> Result<S3Loc
         )));
     }
     let prefix = prefix.trim_matches('/').to_string();
-    let mut builder = AmazonS3Builder::from_env().with_bucket_name(bucket);
+    for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT", "AWS_ENDPOINT_URL_S3"] {
+        if let Ok(endpoint) = std::env::var(var) {
+            check_endpoint(var, &endpoint)?;
+        }
+    }
+    // bounded requests: a paused or unreachable server fails in seconds, not
+    // after object_store's 3-minute retry budget (options override these)
+    let mut builder = AmazonS3Builder::from_env()
+        .with_bucket_name(bucket)
+        .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout), "5s")
+        .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "30s");
+    let mut retry = RetryConfig {
+        retry_timeout: DEFAULT_RETRY_TIMEOUT,
+        ..RetryConfig::default()
+    };
     let mut grace = DEFAULT_GC_GRACE;
     for (key, value) in options {
         if key == GRACE_KEY {
-            let seconds: f64 = value
-                .parse()
-                .ok()
-                .filter(|s: &f64| *s >= 0.0)
-                .ok_or_else(|| {
-                    Error::InvalidValue(format!(
-                    "storage option {GRACE_KEY} must be a number of seconds >= 0, not {value:?}"
-                ))
-                })?;
-            grace = Duration::from_secs_f64(seconds);
+            grace = seconds_of(GRACE_KEY, value)?;
+            continue;
+        }
+        if key == RETRY_KEY {
+            retry.retry_timeout = seconds_of(RETRY_KEY, value)?;
             continue;
         }
         let config: AmazonS3ConfigKey = key.to_ascii_lowercase().parse().map_err(|_| {
@@ -105,12 +140,13 @@ pub fn parse(location: &str, options: &BTreeMap<String, String>) -> Result<S3Loc
                  or {GRACE_KEY}"
             ))
         })?;
+        check_value(&config, key, value)?;
         builder = builder.with_config(config, value);
     }
     Ok(S3Location {
         bucket: bucket.to_string(),
         prefix,
-        builder,
+        builder: builder.with_retry(retry),
         grace,
     })
 }
@@ -154,5 +190,41 @@ mod tests {
         )
         .expect("parse");
         assert_eq!(loc.grace, Duration::from_millis(2500));
+    }
+
+    #[test]
+    fn refuses_values_that_would_panic_or_fail_later() {
+        for (key, value) in [
+            (GRACE_KEY, "inf"),
+            (GRACE_KEY, "1e30"),
+            (GRACE_KEY, "nan"),
+            (RETRY_KEY, "-3"),
+            ("endpoint", "not a url"),
+            ("endpoint", "http://"),
+            ("aws_endpoint_url_s3", "localhost:9000"),
+            ("timeout", "soon"),
+            ("connect_timeout", "-1s"),
+        ] {
+            let err = parse("s3://b/p", &opts(&[(key, value)]))
+                .err()
+                .unwrap_or_else(|| panic!("{key}={value} accepted"));
+            assert!(
+                matches!(err, Error::InvalidValue(_)) && err.to_string().contains(key),
+                "{key}={value}: {err}"
+            );
+        }
+        let err = parse_file("file:///tmp/x", &opts(&[(GRACE_KEY, "1e30")]))
+            .err()
+            .expect("error");
+        assert!(err.to_string().contains(GRACE_KEY), "{err}");
+        let loc = parse(
+            "s3://b/p",
+            &opts(&[
+                ("endpoint", "http://127.0.0.1:8333"),
+                ("timeout", "2s"),
+                (RETRY_KEY, "1.5"),
+            ]),
+        );
+        assert!(loc.is_ok());
     }
 }
