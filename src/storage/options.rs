@@ -16,6 +16,29 @@ const GRACE_KEY: &str = "gc_grace_seconds";
 /// How long one request is retried before the call fails (ours, not object_store's).
 pub const DEFAULT_RETRY_TIMEOUT: Duration = Duration::from_secs(30);
 const RETRY_KEY: &str = "retry_timeout_seconds";
+
+pub fn is_url(location: &str) -> bool {
+    ["s3://", "s3a://", "file://"]
+        .iter()
+        .any(|scheme| location.starts_with(scheme))
+}
+
+/// A number of seconds >= 0 given as the option `key` (finite, and small
+/// enough for a `Duration`: "inf" or "1e30" are refused, not a panic).
+fn seconds_of(key: &str, value: &str) -> Result<Duration> {
+    value
+        .trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|s| s.is_finite() && *s >= 0.0)
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| {
+            Error::InvalidValue(format!(
+                "storage option {key} must be a finite number of seconds >= 0, not {value:?}"
+            ))
+        })
+}
+
 /// An endpoint must be an http(s) URL with a host: the HTTP client panics on
 /// anything else at the first request.
 fn check_endpoint(key: &str, value: &str) -> Result<()> {
