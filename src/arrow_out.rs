@@ -10,7 +10,8 @@ use arrow_array::{
     StringArray, StructArray,
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer};
-use arrow_schema::{Field, Schema};
+use arrow_schema::{Field, Schema, SchemaRef};
+use std::ops::Range;
 
 use crate::canonical;
 use crate::error::{Error, Result};
@@ -20,74 +21,126 @@ use crate::store::read::Main;
 use crate::store::{CellRef, Loaded};
 use crate::value::Value;
 
-/// Builds the table of `loaded`, with only `columns` (by key) when given.
-pub fn table(loaded: &Loaded, columns: Option<&[String]>) -> Result<RecordBatch> {
-    let chosen: Vec<usize> = match columns {
-        None => (0..loaded.columns.len()).collect(),
-        Some(keys) => keys
-            .iter()
-            .map(|k| {
-                loaded
-                    .columns
-                    .iter()
-                    .position(|c| &c.key == k)
-                    .ok_or_else(|| {
-                        Error::InvalidValue(format!(
-                            "checkpoint {}/{} has no column {k:?}",
-                            loaded.entry.step, loaded.entry.op
-                        ))
-                    })
-            })
-            .collect::<Result<_>>()?,
-    };
-    let mut fields = Vec::with_capacity(chosen.len());
-    let mut arrays = Vec::with_capacity(chosen.len());
-    for &col in &chosen {
-        if loaded.columns[col].key.contains('\0') {
+/// Bytes of text one table batch may hold: Arrow strings have 32-bit
+/// offsets, so a column past 2 GiB must be cut into several batches.
+pub const TABLE_BATCH_BYTES: usize = 1 << 30;
+
+/// The Arrow schema of `loaded`'s columns (all of them when `loaded` is a
+/// projection), known before any row is built.
+pub fn schema(loaded: &Loaded) -> Result<SchemaRef> {
+    let mut fields = Vec::with_capacity(loaded.columns.len());
+    for (col, c) in loaded.columns.iter().enumerate() {
+        if c.key.contains('\0') {
             return Err(Error::InvalidValue(format!(
                 "checkpoint {}/{}: key {:?} holds a NUL character, which Arrow column names cannot; load() returns it",
-                loaded.entry.step, loaded.entry.op, loaded.columns[col].key
+                loaded.entry.step, loaded.entry.op, c.key
             )));
         }
-        let logical = &loaded.meta.columns[col].logical;
-        let array = column_array(loaded, col, logical)?;
         fields.push(Field::new(
-            loaded.columns[col].key.clone(),
-            array.data_type().clone(),
+            c.key.clone(),
+            loaded.meta.columns[col].logical.data_type(),
             true,
         ));
-        arrays.push(array);
     }
-    let schema = Arc::new(Schema::new(fields));
-    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(loaded.num_rows()));
-    RecordBatch::try_new_with_options(schema, arrays, &options)
-        .map_err(|e| Error::InvalidValue(format!("building table: {e}")))
+    Ok(Arc::new(Schema::new(fields)))
 }
 
-fn column_array(loaded: &Loaded, col: usize, logical: &LogicalType) -> Result<ArrayRef> {
-    let column = &loaded.columns[col];
+/// The rows of `loaded` as batches of at most `budget` bytes of text each
+/// (one batch for most checkpoints).
+pub fn batches(loaded: &Loaded, budget: usize) -> Result<Vec<RecordBatch>> {
+    let schema = schema(loaded)?;
     let rows = loaded.num_rows();
+    let mut out = Vec::new();
+    // the records' canonical size bounds their text: weigh rows only past it
+    if (loaded.entry.logical_bytes as usize).saturating_mul(2) < budget || rows <= 1 {
+        out.push(batch(loaded, &schema, 0..rows)?);
+        return Ok(out);
+    }
+    let mut start = 0;
+    let mut weight = 0usize;
+    for row in 0..rows {
+        let w = row_weight(loaded, row)?;
+        if row > start && weight + w > budget {
+            out.push(batch(loaded, &schema, start..row)?);
+            (start, weight) = (row, 0);
+        }
+        weight += w;
+    }
+    if start < rows || out.is_empty() {
+        out.push(batch(loaded, &schema, start..rows)?);
+    }
+    Ok(out)
+}
+
+/// Bytes of text a row adds to its batch (JSON text of nested values is
+/// counted at twice their canonical size).
+fn row_weight(loaded: &Loaded, row: usize) -> Result<usize> {
+    let mut w = 0;
+    for col in 0..loaded.columns.len() {
+        w += match loaded.cell(col, row)? {
+            CellRef::Str(s) => s.len(),
+            CellRef::Canonical(b) => 2 * b.len(),
+            _ => 0,
+        };
+    }
+    Ok(w)
+}
+
+fn batch(loaded: &Loaded, schema: &SchemaRef, rows: Range<usize>) -> Result<RecordBatch> {
+    let mut arrays = Vec::with_capacity(loaded.columns.len());
+    for col in 0..loaded.columns.len() {
+        let logical = &loaded.meta.columns[col].logical;
+        let array = column_array(loaded, col, logical, rows.clone())?;
+        if array.data_type() != schema.field(col).data_type() {
+            return Err(Error::Internal(format!(
+                "column {:?} built as {} where its layout says {}",
+                loaded.columns[col].key,
+                array.data_type(),
+                schema.field(col).data_type()
+            )));
+        }
+        arrays.push(array);
+    }
+    let options = arrow_array::RecordBatchOptions::new().with_row_count(Some(rows.len()));
+    RecordBatch::try_new_with_options(schema.clone(), arrays, &options)
+        .map_err(|e| Error::Internal(format!("building table: {e}")))
+}
+
+fn column_array(
+    loaded: &Loaded,
+    col: usize,
+    logical: &LogicalType,
+    rows: Range<usize>,
+) -> Result<ArrayRef> {
+    let column = &loaded.columns[col];
+    let (start, len) = (rows.start, rows.len());
     if column.refs.is_none() {
         // typed columns without references are the decoded Parquet arrays themselves
         match (&column.main, logical) {
-            (Main::Bool(a), LogicalType::Bool) => return Ok(Arc::new(a.clone()) as ArrayRef),
-            (Main::Int(a), LogicalType::Int) => return Ok(Arc::new(a.clone())),
-            (Main::Float(a), LogicalType::Float) => return Ok(Arc::new(a.clone())),
-            (Main::Str(a), LogicalType::Str) => return Ok(Arc::new(a.clone())),
+            (Main::Bool(a), LogicalType::Bool) => return Ok(Arc::new(a.slice(start, len))),
+            (Main::Int(a), LogicalType::Int) => return Ok(Arc::new(a.slice(start, len))),
+            (Main::Float(a), LogicalType::Float) => return Ok(Arc::new(a.slice(start, len))),
+            (Main::Str(a), LogicalType::Str) => return Ok(Arc::new(a.slice(start, len))),
             _ => {}
         }
     }
     match logical {
-        LogicalType::Null => Ok(Arc::new(NullArray::new(rows))),
+        LogicalType::Null => Ok(Arc::new(NullArray::new(len))),
         LogicalType::Str => {
             let mut total = 0usize;
-            for row in 0..rows {
+            for row in rows.clone() {
                 if let CellRef::Str(s) = loaded.cell(col, row)? {
                     total += s.len();
                 }
             }
-            let mut b = StringBuilder::with_capacity(rows, total);
-            for row in 0..rows {
+            if total > i32::MAX as usize {
+                return Err(Error::Internal(format!(
+                    "column {:?}: {total} bytes of text in one batch",
+                    column.key
+                )));
+            }
+            let mut b = StringBuilder::with_capacity(len, total);
+            for row in rows {
                 match loaded.cell(col, row)? {
                     CellRef::Str(s) => b.append_value(s),
                     _ => b.append_null(),
@@ -96,7 +149,7 @@ fn column_array(loaded: &Loaded, col: usize, logical: &LogicalType) -> Result<Ar
             Ok(Arc::new(b.finish()))
         }
         _ => {
-            let values = (0..rows)
+            let values = rows
                 .map(|row| cell_value(loaded.cell(col, row)?))
                 .collect::<Result<Vec<_>>>()?;
             build(
@@ -188,7 +241,7 @@ fn build(logical: &LogicalType, values: &[Option<&Value>]) -> Result<ArrayRef> {
                     valid.push(false);
                 }
                 let end = i32::try_from(children.len())
-                    .map_err(|_| Error::InvalidValue("list column too large".into()))?;
+                    .map_err(|_| Error::Internal("list column too large".into()))?;
                 offsets.push(end);
             }
             let child = build(item, &children)?;
@@ -200,7 +253,7 @@ fn build(logical: &LogicalType, values: &[Option<&Value>]) -> Result<ArrayRef> {
                     child,
                     Some(NullBuffer::from(valid)),
                 )
-                .map_err(|e| Error::InvalidValue(e.to_string()))?,
+                .map_err(|e| Error::Internal(e.to_string()))?,
             )
         }
         LogicalType::Struct { fields } => {
@@ -228,7 +281,7 @@ fn build(logical: &LogicalType, values: &[Option<&Value>]) -> Result<ArrayRef> {
                 .into();
             Arc::new(
                 StructArray::try_new(arrow_fields.into(), arrays, Some(valid))
-                    .map_err(|e| Error::InvalidValue(e.to_string()))?,
+                    .map_err(|e| Error::Internal(e.to_string()))?,
             )
         }
     })

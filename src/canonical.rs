@@ -18,6 +18,8 @@ pub const TAG_STR: u8 = 0x06;
 pub const TAG_LIST: u8 = 0x07;
 pub const TAG_OBJECT: u8 = 0x08;
 pub const TAG_RECORD: u8 = 0x09;
+/// A string with lone surrogates: varint length, then its generalized UTF-8.
+pub const TAG_SURROGATES: u8 = 0x0a;
 
 /// Deepest nesting accepted; deeper input (or a cycle) is refused, not a stack overflow.
 pub const MAX_DEPTH: usize = 1000;
@@ -64,6 +66,11 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
             out.extend_from_slice(&f.to_bits().to_le_bytes());
         }
         Value::Str(s) => encode_str_into(s, out),
+        Value::Surrogates(bytes) => {
+            out.push(TAG_SURROGATES);
+            put_varint(out, bytes.len() as u64);
+            out.extend_from_slice(bytes);
+        }
         Value::List(items) => {
             out.push(TAG_LIST);
             put_varint(out, items.len() as u64);
@@ -145,8 +152,8 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
     let mut reader = Reader { bytes, pos: 0 };
     let value = reader.value(0)?;
     if reader.pos != bytes.len() {
-        return Err(Error::InvalidValue(format!(
-            "canonical value has {} trailing bytes",
+        return Err(Error::Malformed(format!(
+            "{} trailing bytes",
             bytes.len() - reader.pos
         )));
     }
@@ -159,7 +166,7 @@ struct Reader<'a> {
 }
 
 fn malformed(detail: &str) -> Error {
-    Error::InvalidValue(format!("malformed canonical value: {detail}"))
+    Error::Malformed(detail.to_string())
 }
 
 impl<'a> Reader<'a> {
@@ -213,6 +220,15 @@ impl<'a> Reader<'a> {
                 Value::Float(f64::from_bits(u64::from_le_bytes(raw)))
             }
             TAG_STR => Value::Str(Arc::from(self.text()?)),
+            TAG_SURROGATES => {
+                let len = self.varint()?;
+                let bytes = self.take(len)?;
+                // valid UTF-8 would have been stored as a plain string
+                if std::str::from_utf8(bytes).is_ok() {
+                    return Err(malformed("surrogate string without surrogates"));
+                }
+                Value::Surrogates(bytes.into())
+            }
             TAG_LIST => {
                 let n = self.varint()?;
                 let mut items = Vec::with_capacity(n.min(1024) as usize);

@@ -2,7 +2,7 @@
 //! the values allow, value ids where a value lives in the value store, plus
 //! each record's hash and key order (shape).
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -20,12 +20,20 @@ use crate::canonical;
 use crate::encode::{Cell, ColumnKind, Encoded, EncodedColumn};
 use crate::error::{Error, Result};
 use crate::logical::LogicalType;
+use crate::manifest::EntryKind;
 use crate::parquet_io;
 use crate::value::Value;
 
 /// Schema metadata key holding `FileMeta` as JSON.
 pub const META_KEY: &str = "docetl_checkpoint";
-pub const FORMAT_VERSION: u32 = 1;
+/// 2: fields that do not hold every value of their key are named `__c<i>`
+/// (not the key), and the file carries its `origin`; 1 is read as before.
+pub const FORMAT_VERSION: u32 = 2;
+/// Schema metadata key telling other Parquet readers how to open the file.
+pub const HOW_TO_READ_KEY: &str = "docetl_checkpoint.how_to_read";
+const HOW_TO_READ: &str = "a docetl-checkpoint file: columns named __c<i> hold references \
+into the store's value segments or canonical bytes, not data; read the records with \
+docetl_checkpoint.read_table(path)";
 pub const RECORD_HASH_FIELD: &str = "__record_hash";
 pub const SHAPE_FIELD: &str = "__shape";
 /// Rows per row group: `sample(n)` decodes only the first group(s).
@@ -48,10 +56,33 @@ pub struct FileMeta {
     pub columns: Vec<ColumnMeta>,
     /// Key orders as column indexes; the shape column indexes this list.
     pub shapes: Vec<Vec<u32>>,
+    /// Which checkpoint the file was written for: what `recover` needs to
+    /// rebuild a lost manifest (absent in format 1 files).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// The manifest entry of a checkpoint file, less what the file itself says
+/// (size, checksum, rows, columns).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Origin {
+    pub step: String,
+    pub op: String,
+    pub kind: EntryKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_of: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_index: Option<u64>,
+    pub created_at: f64,
+    pub logical_bytes: u64,
+    pub value_refs: u64,
+    pub records_digest: String,
+    #[serde(default)]
+    pub meta: BTreeMap<String, String>,
 }
 
 /// Builds the checkpoint file; `ids[i]` is the value id of `encoded.large[i]`.
-pub fn write(encoded: &Encoded, ids: &[u64]) -> Result<Vec<u8>> {
+pub fn write(encoded: &Encoded, ids: &[u64], origin: &Origin) -> Result<Vec<u8>> {
     let mut fields = vec![
         Field::new(
             RECORD_HASH_FIELD,
@@ -75,12 +106,15 @@ pub fn write(encoded: &Encoded, ids: &[u64]) -> Result<Vec<u8>> {
             parquet::file::properties::EnabledStatistics::None,
         );
     for (index, column) in encoded.columns.iter().enumerate() {
-        let main_name = names.unique(&column.key, index, "");
+        // a field keeps the key's name only when it holds every value of the
+        // key as plain data: other tools must not read references as nulls
+        let plain = !column.has_large && column.kind != ColumnKind::Json;
+        let main_name = names.unique(if plain { &column.key } else { "" }, index, "");
         fields.push(Field::new(&main_name, main_type(column.kind), true));
         arrays.push(main_array(column));
         let main = fields.len() - 1;
         let refs = if column.has_large {
-            let ref_name = names.unique(&format!("{}#ref", column.key), index, "_ref");
+            let ref_name = names.unique("", index, "_ref");
             // ids rise through a checkpoint: delta encoding keeps a reference to ~1 byte
             props = props
                 .set_column_dictionary_enabled(ColumnPath::from(ref_name.as_str()), false)
@@ -106,14 +140,17 @@ pub fn write(encoded: &Encoded, ids: &[u64]) -> Result<Vec<u8>> {
         format: FORMAT_VERSION,
         columns,
         shapes: encoded.shapes.clone(),
+        origin: Some(origin.clone()),
     };
-    let meta_json = serde_json::to_string(&meta).map_err(|e| Error::InvalidValue(e.to_string()))?;
+    let meta_json = serde_json::to_string(&meta).map_err(|e| Error::Internal(e.to_string()))?;
     // the layout goes in the Parquet footer once; the Arrow schema (which would
     // repeat it) is not embedded: every type here reads back from Parquet's own
-    let props =
-        props.set_key_value_metadata(Some(vec![KeyValue::new(META_KEY.to_string(), meta_json)]));
+    let props = props.set_key_value_metadata(Some(vec![
+        KeyValue::new(META_KEY.to_string(), meta_json),
+        KeyValue::new(HOW_TO_READ_KEY.to_string(), HOW_TO_READ.to_string()),
+    ]));
     let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays)
-        .map_err(|e| Error::InvalidValue(format!("building checkpoint batch: {e}")))?;
+        .map_err(|e| Error::Internal(format!("building checkpoint batch: {e}")))?;
     parquet_io::encode(&batch, props, false)
 }
 
@@ -123,7 +160,7 @@ pub fn hash_array<H: AsRef<[u8]>>(hashes: &[H], width: usize) -> Result<FixedSiz
         arrow_array::builder::FixedSizeBinaryBuilder::with_capacity(hashes.len(), width as i32);
     for h in hashes {
         b.append_value(h.as_ref())
-            .map_err(|e| Error::InvalidValue(e.to_string()))?;
+            .map_err(|e| Error::Internal(e.to_string()))?;
     }
     Ok(b.finish())
 }
@@ -245,6 +282,15 @@ pub fn file_meta(path: &Path, schema: &Schema) -> Result<FileMeta> {
         .ok_or_else(|| Error::corrupt(path, "not a docetl-checkpoint file (no layout metadata)"))?;
     let meta: FileMeta = serde_json::from_str(json)
         .map_err(|e| Error::corrupt(path, format!("layout metadata: {e}")))?;
+    if !(1..=FORMAT_VERSION).contains(&meta.format) {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "checkpoint file format {} is newer than this release reads ({FORMAT_VERSION}): upgrade docetl-checkpoint",
+                meta.format
+            ),
+        ));
+    }
     let n = schema.fields().len();
     let expected = |i: usize, kind: ColumnKind| {
         schema

@@ -115,13 +115,18 @@ pub struct Encoded<'a> {
 impl<'a> Encoded<'a> {
     /// A digest of all record hashes: equal digests mean equal checkpoints.
     pub fn records_digest(&self) -> Hash {
-        let mut hasher = blake3::Hasher::new();
-        hasher.update(&(self.record_hashes.len() as u64).to_le_bytes());
-        for h in &self.record_hashes {
-            hasher.update(h);
-        }
-        *hasher.finalize().as_bytes()
+        records_digest(self.record_hashes.iter())
     }
+}
+
+/// blake3 over the count and the record hashes, in order.
+pub fn records_digest<H: AsRef<[u8]>>(hashes: impl ExactSizeIterator<Item = H>) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(hashes.len() as u64).to_le_bytes());
+    for h in hashes {
+        hasher.update(h.as_ref());
+    }
+    *hasher.finalize().as_bytes()
 }
 
 #[derive(Default)]
@@ -221,7 +226,7 @@ impl Interner {
                 });
                 (hash, Cell::Large(idx), size)
             }
-            Value::List(_) | Value::Object(_) => {
+            Value::List(_) | Value::Object(_) | Value::Surrogates(_) => {
                 let bytes = canonical::encode(value);
                 let hash = canonical::hash_encoded(&bytes);
                 let size = bytes.len();

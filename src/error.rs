@@ -22,12 +22,23 @@ pub enum Error {
         name: String,
         reason: &'static str,
     },
-    /// A value the canonical encoding cannot carry (the binding adds the record path).
+    /// Bad input: a value the canonical encoding cannot carry (the binding
+    /// adds the record path), an option, a column that is not there.
     #[error("{0}")]
     InvalidValue(String),
     /// Two checkpoints whose files would share one path.
     #[error("{0}")]
-    Conflict(String),
+    NameClash(String),
+    /// Canonical bytes read from the store that do not decode: damage.
+    #[error("malformed canonical value read from the store: {0}")]
+    Malformed(String),
+    /// A commit lost to concurrent writers too many times, or the manifest
+    /// kept changing under a reader: retryable.
+    #[error("{0}")]
+    CommitConflict(String),
+    /// A failure of the store itself (an encoder, a worker thread, a panic).
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -45,6 +56,17 @@ impl Error {
         Error::Corrupt {
             path: path.to_path_buf(),
             detail: detail.to_string(),
+        }
+    }
+
+    /// A file the manifest names that is not there is damage, on every read
+    /// path alike (not a `FileNotFoundError` on some and corruption on others).
+    pub fn missing_is_damage(self) -> Error {
+        match self {
+            Error::Io { path, source, .. } if source.kind() == std::io::ErrorKind::NotFound => {
+                Error::corrupt(&path, "file named by the manifest is missing")
+            }
+            other => other,
         }
     }
 

@@ -72,7 +72,7 @@ fn parallel<F: FnOnce() -> Result<()> + Send>(jobs: Vec<F>) -> Result<()> {
             .into_iter()
             .map(|h| {
                 h.join().unwrap_or_else(|_| {
-                    Err(crate::error::Error::InvalidValue(
+                    Err(crate::error::Error::Internal(
                         "an IO thread panicked".into(),
                     ))
                 })
@@ -84,16 +84,30 @@ fn parallel<F: FnOnce() -> Result<()> + Send>(jobs: Vec<F>) -> Result<()> {
 
 /// Points `link` at `target`'s inode (hardlink), replacing what `link` was.
 pub fn link_replace(target: &Path, link: &Path) -> Result<()> {
+    if same_file(target, link) {
+        // rename() of two names of one inode does nothing and would leave the
+        // temporary name behind, holding the bytes until gc
+        return Ok(());
+    }
     let tmp = temp_path(link);
     if fs::hard_link(target, &tmp).is_err() {
         // filesystems without hardlinks get a copy: same bytes, more space
         fs::copy(target, &tmp).at("copy", &tmp)?;
     }
     let result = fs::rename(&tmp, link).at("rename", link);
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
+    // gone after a rename that took; still there when it failed, or when a
+    // concurrent save linked the same file first (a no-op rename)
+    let _ = fs::remove_file(&tmp);
     result
+}
+
+/// True when both names are one file (same device and inode).
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (fs::metadata(a), fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.ino() == y.ino() && x.dev() == y.dev(),
+        _ => false,
+    }
 }
 
 pub fn temp_path(path: &Path) -> PathBuf {

@@ -19,6 +19,7 @@ fn write_value(value: &Value, out: &mut String) {
         Value::BigInt(digits) => out.push_str(digits),
         Value::Float(f) => write_float(*f, out),
         Value::Str(s) => write_str(s, out),
+        Value::Surrogates(bytes) => write_surrogates(bytes, out),
         Value::List(items) => {
             out.push('[');
             for (i, item) in items.iter().enumerate() {
@@ -42,6 +43,50 @@ fn write_value(value: &Value, out: &mut String) {
             out.push('}');
         }
     }
+}
+
+/// A string with lone surrogates, each written as a `\\udXXX` escape (as
+/// `json.dumps` writes it), everything else as `write_str` does.
+fn write_surrogates(bytes: &[u8], out: &mut String) {
+    let mut text = String::with_capacity(bytes.len());
+    let mut escapes = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        match std::str::from_utf8(rest) {
+            Ok(s) => {
+                text.push_str(s);
+                rest = &[];
+            }
+            Err(e) => {
+                let (good, bad) = rest.split_at(e.valid_up_to());
+                text.push_str(std::str::from_utf8(good).unwrap_or_default());
+                // a surrogate: ED A0..BF xx in generalized UTF-8
+                if let [0xED, b1 @ 0xA0..=0xBF, b2, ..] = *bad {
+                    let unit = 0xD000 | (u32::from(b1 & 0x3F) << 6) | u32::from(b2 & 0x3F);
+                    escapes.push((text.len(), unit));
+                    rest = &bad[3..];
+                } else {
+                    text.push('\u{FFFD}');
+                    rest = &bad[1..];
+                }
+            }
+        }
+    }
+    // write_str escapes the text; splice the surrogate escapes in at their places
+    let mut start = 0;
+    let mut pieces = String::new();
+    out.push('"');
+    for (at, unit) in escapes {
+        pieces.clear();
+        write_str(&text[start..at], &mut pieces);
+        out.push_str(&pieces[1..pieces.len() - 1]);
+        out.push_str(&format!("\\u{unit:04x}"));
+        start = at;
+    }
+    pieces.clear();
+    write_str(&text[start..], &mut pieces);
+    out.push_str(&pieces[1..pieces.len() - 1]);
+    out.push('"');
 }
 
 fn write_float(f: f64, out: &mut String) {

@@ -45,7 +45,7 @@ impl LogicalType {
             Value::Null => LogicalType::Null,
             Value::Bool(_) => LogicalType::Bool,
             Value::Int(_) => LogicalType::Int,
-            Value::BigInt(_) => LogicalType::Json,
+            Value::BigInt(_) | Value::Surrogates(_) => LogicalType::Json,
             Value::Float(_) => LogicalType::Float,
             Value::Str(_) => LogicalType::Str,
             Value::List(items) => {

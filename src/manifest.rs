@@ -107,7 +107,12 @@ impl Manifest {
         self.generation += 1;
         self.entries
             .sort_by(|a, b| (&a.step, &a.op).cmp(&(&b.step, &b.op)));
-        let body = serde_json::to_string(self).map_err(|e| Error::InvalidValue(e.to_string()))?;
+        self.text()
+    }
+
+    /// The file text of this generation as it is.
+    pub fn text(&self) -> Result<String> {
+        let body = serde_json::to_string(self).map_err(|e| Error::Internal(e.to_string()))?;
         Ok(format!(
             "{body}\n{CHECKSUM_PREFIX}{}\n",
             blake3::hash(body.as_bytes()).to_hex()
@@ -129,6 +134,18 @@ impl Manifest {
             (lo < hi).then(|| (s, &ids[lo..hi]))
         })
     }
+}
+
+/// The error of a store whose manifest is gone while its data files are not:
+/// damage to report (and `recover`), never an empty store.
+pub fn missing(manifest: &Path, data_files: usize, store: &str) -> Error {
+    Error::corrupt(
+        manifest,
+        format!(
+            "the manifest is missing but {data_files} data file(s) remain: nothing is \
+             readable or collectable until `docetl-checkpoint recover {store}` rebuilds it"
+        ),
+    )
 }
 
 /// Size of a file on disk, 0 if it is gone.

@@ -26,7 +26,7 @@ pub fn parallel_map<T: Sync, R: Send>(
         for worker in workers {
             let part = worker
                 .join()
-                .unwrap_or_else(|_| Err(Error::InvalidValue("a worker thread panicked".into())))?;
+                .unwrap_or_else(|_| Err(Error::Internal("a worker thread panicked".into())))?;
             out.extend(part);
         }
         Ok(out)

@@ -50,11 +50,10 @@ pub fn encode_groups(
     arrow_schema: bool,
 ) -> Result<Vec<u8>> {
     let Some(first) = groups.first() else {
-        return Err(Error::InvalidValue("nothing to encode".into()));
+        return Err(Error::Internal("nothing to encode".into()));
     };
-    let fail = |e: parquet::errors::ParquetError| {
-        Error::InvalidValue(format!("parquet encoding failed: {e}"))
-    };
+    let fail =
+        |e: parquet::errors::ParquetError| Error::Internal(format!("parquet encoding failed: {e}"));
     let schema = first.schema();
     let props = props.build();
     // a batch longer than the row limit spans several row groups, as the
@@ -82,7 +81,7 @@ pub fn encode_groups(
             for leaf in compute_leaves(field, column).map_err(fail)? {
                 let writer = next
                     .next()
-                    .ok_or_else(|| Error::InvalidValue("more leaves than columns".into()))?;
+                    .ok_or_else(|| Error::Internal("more leaves than columns".into()))?;
                 writer.write(&leaf).map_err(fail)?;
             }
         }
@@ -130,6 +129,8 @@ fn guard<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
 #[derive(Default)]
 pub struct ReadPlan {
     pub row_groups: Option<Vec<usize>>,
+    /// Rows of the chosen row groups to skip first.
+    pub offset: Option<usize>,
     pub limit: Option<usize>,
     /// Top-level field indexes to decode.
     pub columns: Option<Vec<usize>>,
@@ -163,6 +164,9 @@ fn decode_unguarded<R: ChunkReader + 'static>(
     }
     if let Some(groups) = plan.row_groups {
         builder = builder.with_row_groups(groups);
+    }
+    if let Some(offset) = plan.offset {
+        builder = builder.with_offset(offset);
     }
     if let Some(limit) = plan.limit {
         builder = builder.with_limit(limit);

@@ -59,7 +59,7 @@ pub fn write(values: &[(u64, &LargeValue)]) -> Result<Vec<u8>> {
         Arc::new(data),
     ];
     let batch =
-        RecordBatch::try_new(schema(), arrays).map_err(|e| Error::InvalidValue(e.to_string()))?;
+        RecordBatch::try_new(schema(), arrays).map_err(|e| Error::Internal(e.to_string()))?;
     encode_segment(&batch)
 }
 
@@ -71,7 +71,7 @@ fn encode_segment(batch: &RecordBatch) -> Result<Vec<u8>> {
     let data = batch
         .column(DATA)
         .as_binary_opt::<i64>()
-        .ok_or_else(|| Error::InvalidValue("segment data column".into()))?;
+        .ok_or_else(|| Error::Internal("segment data column".into()))?;
     let mut groups = Vec::new();
     let (mut start, mut bytes) = (0, 0);
     for row in 0..batch.num_rows() {
@@ -189,6 +189,18 @@ impl SegmentValues {
     /// (full loads; immutable, so the store caches it).
     pub fn from_verified(path: &Path, bytes: Bytes) -> Result<SegmentValues> {
         Self::from_batch(path, &decode_full(path, bytes)?, None)
+    }
+
+    /// The whole segment, every value checked against its hash (recovery,
+    /// where no manifest vouches for the file).
+    pub fn from_unvouched(path: &Path, bytes: Bytes) -> Result<SegmentValues> {
+        let batch = decode_full(path, bytes)?;
+        let ids = column::<UInt64Type>(path, &batch, ID)?.values().to_vec();
+        Self::from_batch(path, &batch, Some(&ids))
+    }
+
+    pub fn ids(&self) -> &[u64] {
+        &self.ids
     }
 
     /// Only the row groups holding `wanted` ids (ascending), each value checked

@@ -14,6 +14,10 @@ pub enum Value {
     BigInt(Box<str>),
     Float(f64),
     Str(Arc<str>),
+    /// A Python `str` holding lone surrogates (a truncated emoji, a file name
+    /// decoded with `surrogateescape`), which UTF-8 cannot carry: its bytes
+    /// as Python's "surrogatepass" codec writes them (generalized UTF-8).
+    Surrogates(Box<[u8]>),
     List(Vec<Value>),
     Object(Vec<(Arc<str>, Value)>),
 }
@@ -31,6 +35,7 @@ impl PartialEq for Value {
             (Value::BigInt(a), Value::BigInt(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a.to_bits() == b.to_bits(),
             (Value::Str(a), Value::Str(b)) => a == b,
+            (Value::Surrogates(a), Value::Surrogates(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
             (Value::Object(a), Value::Object(b)) => a == b,
             _ => false,

@@ -19,6 +19,7 @@ if _ours:
 try:
     from docetl_checkpoint._core import (
         CheckpointError,
+        CommitConflictError,
         CorruptCheckpointError,
         __version__,
         canonical_hash,
@@ -28,12 +29,15 @@ finally:
     if _ours:
         del _os.environ[_EAGER_COMMIT]
 from docetl_checkpoint.manager import CheckpointManager  # noqa: E402
+from docetl_checkpoint.read_path import read_table  # noqa: E402
 
 __all__ = [
     "CheckpointError",
     "CheckpointManager",
+    "CommitConflictError",
     "CorruptCheckpointError",
     "__version__",
     "canonical_hash",
+    "read_table",
     "record_hash",
 ]

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import builtins
 import os
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from docetl_checkpoint._core import Store
+from docetl_checkpoint._core import CheckpointError, Store
 
 if TYPE_CHECKING:
     import pandas
@@ -102,9 +103,23 @@ class CheckpointManager:
     def gc(self) -> dict[str, int]:
         """Remove values and files no live checkpoint references.
 
-        Returns counts: `files_removed`, `bytes_freed`, `values_removed`.
+        Returns counts: `files_removed`, `bytes_freed` (the net change of the
+        store's size on disk: bytes removed less bytes gc rewrote), `values_removed`,
+        `values_kept` and `segments_rewritten`. Raises `CorruptCheckpointError`,
+        deleting nothing, when the manifest is missing or damaged (see `recover`).
         """
         return self._store.gc()
+
+    def recover(self) -> dict[str, Any]:
+        """Rebuild a missing or unreadable manifest from the data files that remain.
+
+        Each checkpoint file names the checkpoint it was saved as; the newest
+        file of each (step, op) whose records match their stored hashes is
+        restored, in one atomic commit. Returns `needed` (False when the
+        manifest was readable: nothing is changed), `restored` [(step, op)],
+        `segments` (value segments kept) and `not_restored` [(file, why)].
+        """
+        return self._store.recover()
 
     # -- reading -----------------------------------------------------------
 
@@ -116,8 +131,28 @@ class CheckpointManager:
         """The first `n` records (all when fewer), reading only what they need."""
         return self._store.head(step, op, n)
 
+    def iter_records(self, step: str, op: str, chunk_rows: int = 2048) -> Iterator[Record]:
+        """The records of (step, op) exactly as saved, read `chunk_rows` at a time:
+        memory stays bounded whatever the checkpoint's size. Empty when there is
+        no such checkpoint."""
+        if chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be >= 1, not {chunk_rows}")
+        entry = self.info(step, op)
+        if entry is None:
+            return
+        for start in range(0, entry["num_rows"], chunk_rows):
+            chunk = self._store.load_rows(step, op, start, chunk_rows)
+            if chunk is None:
+                raise CheckpointError(f"checkpoint {step}/{op} was deleted while it was read")
+            yield from chunk
+
     def table(self, step: str, op: str, columns: list[str] | None = None) -> pyarrow.Table | None:
-        """The checkpoint as a typed `pyarrow.Table` built in Rust (no copy)."""
+        """The checkpoint as a typed `pyarrow.Table` built in Rust (no copy).
+
+        With `columns`, only those columns' data and the values they reference
+        are read. Past 1 GiB of text the table has several chunks (Arrow strings
+        hold at most 2 GiB each); pandas, polars and DuckDB read it alike.
+        """
         return self._store.table(step, op, columns)
 
     def sample(
@@ -125,6 +160,17 @@ class CheckpointManager:
     ) -> pyarrow.Table | None:
         """The first `n` rows as a `pyarrow.Table`, reading only what they need."""
         return self._store.sample(step, op, n, columns)
+
+    def reader(
+        self, step: str, op: str, columns: list[str] | None = None
+    ) -> pyarrow.RecordBatchReader | None:
+        """The checkpoint as a stream of record batches of bounded size (~32 MB each).
+
+        A `pyarrow.RecordBatchReader`: iterate it, or hand it (its
+        `__arrow_c_stream__`) to polars or DuckDB, to process a checkpoint larger
+        than memory. Each batch is checked against its record hashes as it is read.
+        """
+        return self._store.reader(step, op, columns)
 
     def to_pandas(self, step: str, op: str) -> pandas.DataFrame | None:
         """The checkpoint as a pandas DataFrame (via `table()`)."""

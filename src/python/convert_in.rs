@@ -96,7 +96,11 @@ impl<'a> Converter<'a> {
             )));
         }
         if let Ok(s) = obj.cast::<PyString>() {
-            return self.string(s).map(Value::Str);
+            // the only failure is a lone surrogate
+            return match self.string(s) {
+                Ok(text) => Ok(Value::Str(text)),
+                Err(_) => surrogates(s),
+            };
         }
         if obj.is_none() {
             return Ok(Value::Null);
@@ -190,7 +194,7 @@ impl<'a> Converter<'a> {
         }
         let text = s.to_str().map_err(|_| {
             PyValueError::new_err(format!(
-                "cannot save {}: the string holds a lone surrogate, which UTF-8 cannot store",
+                "cannot save {}: the key holds a lone surrogate (values may, keys may not)",
                 self.location()
             ))
         })?;
@@ -199,6 +203,14 @@ impl<'a> Converter<'a> {
             .insert(ptr, (s.clone().unbind(), shared.clone()));
         Ok(shared)
     }
+}
+
+/// A str with lone surrogates, as "surrogatepass" bytes (what `json.dumps`
+/// writes as `\\udXXX` escapes and DocETL's JSON store keeps).
+fn surrogates(s: &Bound<'_, PyString>) -> PyResult<Value> {
+    let bytes = s.call_method1("encode", ("utf-8", "surrogatepass"))?;
+    let bytes: Vec<u8> = bytes.extract()?;
+    Ok(Value::Surrogates(bytes.into()))
 }
 
 /// Decimal text of an int (or int subclass such as IntEnum), as json.dumps writes it.

@@ -59,6 +59,8 @@ pub fn value_to_py<'py>(py: Python<'py>, value: &Value) -> PyResult<Bound<'py, P
         Value::BigInt(digits) => py.get_type::<PyInt>().call1((&**digits,))?,
         Value::Float(f) => PyFloat::new(py, *f).into_any(),
         Value::Str(s) => PyString::new(py, s).into_any(),
+        Value::Surrogates(bytes) => pyo3::types::PyBytes::new(py, bytes)
+            .call_method1("decode", ("utf-8", "surrogatepass"))?,
         Value::List(items) => PyList::new(
             py,
             items

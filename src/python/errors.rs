@@ -18,6 +18,13 @@ create_exception!(
     CheckpointError,
     "A store file is damaged, truncated or missing; the message names it."
 );
+create_exception!(
+    _core,
+    CommitConflictError,
+    CheckpointError,
+    "A commit lost to concurrent writers too many times, or the manifest kept \
+     changing while being read: nothing was written; retrying may succeed."
+);
 
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
@@ -28,9 +35,12 @@ impl From<Error> for PyErr {
                 Some(errno) => PyOSError::new_err((errno, message, path.display().to_string())),
                 None => PyOSError::new_err(message),
             },
-            Error::Corrupt { .. } => CorruptCheckpointError::new_err(message),
-            Error::InvalidName { .. } | Error::Conflict(_) => PyValueError::new_err(message),
-            Error::InvalidValue(_) => PyValueError::new_err(message),
+            Error::Corrupt { .. } | Error::Malformed(_) => CorruptCheckpointError::new_err(message),
+            Error::InvalidName { .. } | Error::NameClash(_) | Error::InvalidValue(_) => {
+                PyValueError::new_err(message)
+            }
+            Error::CommitConflict(_) => CommitConflictError::new_err(message),
+            Error::Internal(_) => CheckpointError::new_err(message),
         }
     }
 }

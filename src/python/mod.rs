@@ -1,8 +1,11 @@
 //! The PyO3 binding layer: converts between Python objects and the core.
 
+mod arrow;
 mod convert_in;
 mod convert_out;
 mod errors;
+mod guard;
+mod reports;
 mod store;
 mod strings;
 
@@ -25,14 +28,26 @@ pub fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
         "CorruptCheckpointError",
         py.get_type::<errors::CorruptCheckpointError>(),
     )?;
+    m.add(
+        "CommitConflictError",
+        py.get_type::<errors::CommitConflictError>(),
+    )?;
     m.add_function(wrap_pyfunction!(canonical_hash, m)?)?;
     m.add_function(wrap_pyfunction!(record_hash, m)?)?;
+    m.add_function(wrap_pyfunction!(guard::_force_panic, m)?)?;
     Ok(())
 }
 
 /// blake3 of a JSON-like value's canonical encoding (see docs/format.md).
 #[pyfunction]
 fn canonical_hash<'py>(
+    py: Python<'py>,
+    value: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    guard::guarded("canonical_hash", || canonical_hash_of(py, value))
+}
+
+fn canonical_hash_of<'py>(
     py: Python<'py>,
     value: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
@@ -47,6 +62,13 @@ fn canonical_hash<'py>(
 /// The 16-byte hash `record_hashes()` stores for a record (see docs/format.md).
 #[pyfunction]
 fn record_hash<'py>(
+    py: Python<'py>,
+    record: &Bound<'py, PyAny>,
+) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {
+    guard::guarded("record_hash", || record_hash_of(py, record))
+}
+
+fn record_hash_of<'py>(
     py: Python<'py>,
     record: &Bound<'py, PyAny>,
 ) -> PyResult<Bound<'py, pyo3::types::PyBytes>> {

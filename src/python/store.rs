@@ -1,25 +1,26 @@
-//! The `_core.Store` class: converts arguments, releases the GIL for the core.
+//! The `_core.Store` class: converts arguments, releases the GIL for the
+//! core, and runs every method under `guarded` (no panic reaches Python).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use arrow_array::{Array, RecordBatch};
-use arrow_data::ArrayData;
-use pyo3::intern;
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyList};
-use pyo3_arrow::PyTable;
 
+use super::arrow::{buffer_addresses, stream_to_pyarrow, to_pyarrow};
 use super::convert_in::Converter;
 use super::convert_out;
+use super::guard::guarded;
+use super::reports::{counts_dict, entry_dict, n, recover_dict, verify_dict};
 use super::strings::SharedStrings;
 use crate::arrow_out;
-use crate::manifest::{Entry, EntryKind};
 use crate::names;
 use crate::store::{self, Loaded, ReadMode};
 
 #[pyclass(module = "docetl_checkpoint._core", frozen)]
 pub struct Store {
-    inner: store::Store,
+    inner: Arc<store::Store>,
     path: String,
     strings: SharedStrings,
 }
@@ -34,11 +35,11 @@ impl Store {
         op: &str,
         mode: ReadMode,
     ) -> PyResult<Option<Loaded>> {
-        names::validate("step", step)?;
-        names::validate("operation", op)?;
         Ok(py.detach(|| self.inner.read(step, op, mode))?)
     }
 
+    /// The table of (step, op) as batches (several only past 1 GiB of text)
+    /// and their schema.
     fn read_table(
         &self,
         py: Python<'_>,
@@ -46,86 +47,22 @@ impl Store {
         op: &str,
         mode: ReadMode,
         columns: Option<Vec<String>>,
-    ) -> PyResult<Option<RecordBatch>> {
-        names::validate("step", step)?;
-        names::validate("operation", op)?;
-        let built = py.detach(|| -> crate::error::Result<Option<RecordBatch>> {
-            match self.inner.read(step, op, mode)? {
-                Some(loaded) => Ok(Some(arrow_out::table(&loaded, columns.as_deref())?)),
+    ) -> PyResult<Option<Py<PyAny>>> {
+        let built = py.detach(|| -> crate::error::Result<_> {
+            match self
+                .inner
+                .read_columns(step, op, mode, columns.as_deref())?
+            {
+                Some(loaded) => Ok(Some((
+                    arrow_out::batches(&loaded, arrow_out::TABLE_BATCH_BYTES)?,
+                    arrow_out::schema(&loaded)?,
+                ))),
                 None => Ok(None),
             }
         })?;
-        Ok(built)
-    }
-}
-
-/// A `pyarrow.Table` over the batch's buffers (no copy), through the C stream
-/// interface. Not `pyarrow.table()`: it first asks whether its argument is a
-/// pandas DataFrame, which imports pandas (half a second) on a notebook's
-/// first `table()` or `sample()`.
-fn to_pyarrow(py: Python<'_>, batch: RecordBatch) -> PyResult<Py<PyAny>> {
-    let schema = batch.schema();
-    let stream = PyTable::try_new(vec![batch], schema)?.into_pyobject(py)?;
-    let reader = py
-        .import(intern!(py, "pyarrow"))?
-        .getattr(intern!(py, "RecordBatchReader"))?
-        .call_method1(intern!(py, "from_stream"), (stream,))?;
-    Ok(reader.call_method0(intern!(py, "read_all"))?.unbind())
-}
-
-/// A dict of named counts (gc report, stats, request counters), in this order.
-fn counts_dict<'py>(py: Python<'py>, counts: &[(&str, u64)]) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    for &(name, n) in counts {
-        d.set_item(name, n)?;
-    }
-    Ok(d)
-}
-
-fn entry_dict<'py>(
-    py: Python<'py>,
-    store: &store::Store,
-    e: &Entry,
-) -> PyResult<Bound<'py, PyDict>> {
-    let d = PyDict::new(py);
-    d.set_item("step", &e.step)?;
-    d.set_item("op", &e.op)?;
-    d.set_item(
-        "kind",
-        match e.kind {
-            EntryKind::Checkpoint => "checkpoint",
-            EntryKind::Batch => "batch",
-        },
-    )?;
-    d.set_item("batch_of", &e.batch_of)?;
-    d.set_item("batch_index", e.batch_index)?;
-    d.set_item(
-        "path",
-        store
-            .user_path(&e.step, &e.op, &e.file)
-            .display()
-            .to_string(),
-    )?;
-    d.set_item("file", store.data_path(&e.file).display().to_string())?;
-    d.set_item("num_rows", e.num_rows)?;
-    d.set_item("column_names", &e.columns)?;
-    d.set_item("size_bytes", e.bytes)?;
-    d.set_item("logical_bytes", e.logical_bytes)?;
-    d.set_item("value_refs", e.value_refs)?;
-    d.set_item("records_digest", &e.records_digest)?;
-    d.set_item("created_at", e.created_at)?;
-    d.set_item("meta", e.meta.clone())?;
-    Ok(d)
-}
-
-/// Every buffer address of an array, children included.
-fn buffer_addresses(data: &ArrayData, out: &mut Vec<usize>) {
-    out.extend(data.buffers().iter().map(|b| b.as_ptr() as usize));
-    if let Some(nulls) = data.nulls() {
-        out.push(nulls.buffer().as_ptr() as usize);
-    }
-    for child in data.child_data() {
-        buffer_addresses(child, out);
+        built
+            .map(|(batches, schema)| to_pyarrow(py, batches, schema))
+            .transpose()
     }
 }
 
@@ -136,28 +73,32 @@ impl Store {
     #[new]
     #[pyo3(signature = (path, options=None))]
     fn new(path: String, options: Option<BTreeMap<String, String>>) -> PyResult<Self> {
-        let inner = store::Store::open_location(&path, &options.unwrap_or_default())?;
-        Ok(Store {
-            inner,
-            path,
-            strings: SharedStrings::default(),
+        guarded("open", || {
+            let inner = store::Store::open_location(&path, &options.unwrap_or_default())?;
+            Ok(Store {
+                inner: Arc::new(inner),
+                path,
+                strings: SharedStrings::default(),
+            })
         })
     }
 
     /// Requests and bytes this store sent to its object store (zeros when local).
     fn io_counters<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let c = self.inner.storage().io_counters();
-        counts_dict(
-            py,
-            &[
-                ("gets", c.gets),
-                ("puts", c.puts),
-                ("lists", c.lists),
-                ("deletes", c.deletes),
-                ("bytes_read", c.bytes_read),
-                ("bytes_written", c.bytes_written),
-            ],
-        )
+        guarded("io_counters", || {
+            let c = self.inner.storage().io_counters();
+            counts_dict(
+                py,
+                &[
+                    ("gets", n(c.gets)),
+                    ("puts", n(c.puts)),
+                    ("lists", n(c.lists)),
+                    ("deletes", n(c.deletes)),
+                    ("bytes_read", n(c.bytes_read)),
+                    ("bytes_written", n(c.bytes_written)),
+                ],
+            )
+        })
     }
 
     #[getter]
@@ -174,14 +115,16 @@ impl Store {
         records: &Bound<'_, PyAny>,
         meta: Meta,
     ) -> PyResult<String> {
-        names::validate("step", step)?;
-        names::validate("operation", op)?;
-        let records = Converter::new(step, op).records(records)?;
-        let path = py.detach(|| {
-            self.inner
-                .save(step, op, &records, meta.unwrap_or_default())
-        })?;
-        Ok(path.display().to_string())
+        guarded("save", || {
+            names::validate("step", step)?;
+            names::validate("operation", op)?;
+            let records = Converter::new(step, op).records(records)?;
+            let path = py.detach(|| {
+                self.inner
+                    .save(step, op, &records, meta.unwrap_or_default())
+            })?;
+            Ok(path.display().to_string())
+        })
     }
 
     #[pyo3(signature = (op, batch_index, records, meta=None))]
@@ -193,14 +136,16 @@ impl Store {
         records: &Bound<'_, PyAny>,
         meta: Meta,
     ) -> PyResult<String> {
-        names::validate("operation", op)?;
-        let (step, name) = names::batch_key(op, batch_index);
-        let records = Converter::new(&step, &name).records(records)?;
-        let path = py.detach(|| {
-            self.inner
-                .save_batch(op, batch_index, &records, meta.unwrap_or_default())
-        })?;
-        Ok(path.display().to_string())
+        guarded("save_batch", || {
+            names::validate("operation", op)?;
+            let (step, name) = names::batch_key(op, batch_index);
+            let records = Converter::new(&step, &name).records(records)?;
+            let path = py.detach(|| {
+                self.inner
+                    .save_batch(op, batch_index, &records, meta.unwrap_or_default())
+            })?;
+            Ok(path.display().to_string())
+        })
     }
 
     fn load<'py>(
@@ -209,9 +154,11 @@ impl Store {
         step: &str,
         op: &str,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
-        self.read(py, step, op, ReadMode::All)?
-            .map(|l| convert_out::records(py, &l, &self.strings))
-            .transpose()
+        guarded("load", || {
+            self.read(py, step, op, ReadMode::All)?
+                .map(|l| convert_out::records(py, &l, &self.strings))
+                .transpose()
+        })
     }
 
     fn head<'py>(
@@ -221,9 +168,31 @@ impl Store {
         op: &str,
         n: usize,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
-        self.read(py, step, op, ReadMode::Head(n))?
-            .map(|l| convert_out::records(py, &l, &self.strings))
-            .transpose()
+        guarded("head", || {
+            self.read(py, step, op, ReadMode::Head(n))?
+                .map(|l| convert_out::records(py, &l, &self.strings))
+                .transpose()
+        })
+    }
+
+    /// Records `start..start + n` (fewer at the end), each checked against its hash.
+    fn load_rows<'py>(
+        &self,
+        py: Python<'py>,
+        step: &str,
+        op: &str,
+        start: usize,
+        n: usize,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        guarded("load_rows", || {
+            let Some(entry) = py.detach(|| self.inner.entry(step, op))? else {
+                return Ok(None);
+            };
+            let len = n.min((entry.num_rows as usize).saturating_sub(start));
+            self.read(py, step, op, ReadMode::Rows { start, len })?
+                .map(|l| convert_out::records(py, &l, &self.strings))
+                .transpose()
+        })
     }
 
     #[pyo3(signature = (step, op, columns=None))]
@@ -234,9 +203,9 @@ impl Store {
         op: &str,
         columns: Option<Vec<String>>,
     ) -> PyResult<Option<Py<PyAny>>> {
-        self.read_table(py, step, op, ReadMode::All, columns)?
-            .map(|b| to_pyarrow(py, b))
-            .transpose()
+        guarded("table", || {
+            self.read_table(py, step, op, ReadMode::All, columns)
+        })
     }
 
     #[pyo3(signature = (step, op, n, columns=None))]
@@ -248,9 +217,24 @@ impl Store {
         n: usize,
         columns: Option<Vec<String>>,
     ) -> PyResult<Option<Py<PyAny>>> {
-        self.read_table(py, step, op, ReadMode::Head(n), columns)?
-            .map(|b| to_pyarrow(py, b))
-            .transpose()
+        guarded("sample", || {
+            self.read_table(py, step, op, ReadMode::Head(n), columns)
+        })
+    }
+
+    /// A `pyarrow.RecordBatchReader` over (step, op) in batches of bounded size.
+    #[pyo3(signature = (step, op, columns=None))]
+    fn reader(
+        &self,
+        py: Python<'_>,
+        step: &str,
+        op: &str,
+        columns: Option<Vec<String>>,
+    ) -> PyResult<Option<Py<PyAny>>> {
+        guarded("reader", || {
+            let stream = py.detach(|| self.inner.stream(step, op, columns))?;
+            stream.map(|s| stream_to_pyarrow(py, s)).transpose()
+        })
     }
 
     fn _table_with_buffer_addresses(
@@ -259,14 +243,21 @@ impl Store {
         step: &str,
         op: &str,
     ) -> PyResult<Option<(Py<PyAny>, Vec<usize>)>> {
-        let Some(batch) = self.read_table(py, step, op, ReadMode::All, None)? else {
-            return Ok(None);
-        };
-        let mut addresses = Vec::new();
-        for column in batch.columns() {
-            buffer_addresses(&column.to_data(), &mut addresses);
-        }
-        Ok(Some((to_pyarrow(py, batch)?, addresses)))
+        guarded("table", || {
+            let Some(loaded) = self.read(py, step, op, ReadMode::All)? else {
+                return Ok(None);
+            };
+            let batches: Vec<RecordBatch> =
+                arrow_out::batches(&loaded, arrow_out::TABLE_BATCH_BYTES)?;
+            let mut addresses = Vec::new();
+            for batch in &batches {
+                for column in batch.columns() {
+                    buffer_addresses(&column.to_data(), &mut addresses);
+                }
+            }
+            let schema = arrow_out::schema(&loaded)?;
+            Ok(Some((to_pyarrow(py, batches, schema)?, addresses)))
+        })
     }
 
     fn record_hashes<'py>(
@@ -275,19 +266,23 @@ impl Store {
         step: &str,
         op: &str,
     ) -> PyResult<Option<Vec<Bound<'py, PyBytes>>>> {
-        Ok(self.read(py, step, op, ReadMode::All)?.map(|l| {
-            (0..l.num_rows())
-                .map(|i| PyBytes::new(py, l.record_hashes.value(i)))
-                .collect()
-        }))
+        guarded("record_hashes", || {
+            Ok(self.read(py, step, op, ReadMode::All)?.map(|l| {
+                (0..l.num_rows())
+                    .map(|i| PyBytes::new(py, l.record_hashes.value(i)))
+                    .collect()
+            }))
+        })
     }
 
     fn entries<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
-        let entries = py.detach(|| self.inner.entries())?;
-        entries
-            .iter()
-            .map(|e| entry_dict(py, &self.inner, e))
-            .collect()
+        guarded("entries", || {
+            let entries = py.detach(|| self.inner.entries())?;
+            entries
+                .iter()
+                .map(|e| entry_dict(py, &self.inner, e))
+                .collect()
+        })
     }
 
     fn info<'py>(
@@ -296,87 +291,70 @@ impl Store {
         step: &str,
         op: &str,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let entry = py.detach(|| self.inner.entry(step, op))?;
-        entry.map(|e| entry_dict(py, &self.inner, &e)).transpose()
+        guarded("info", || {
+            let entry = py.detach(|| self.inner.entry(step, op))?;
+            entry.map(|e| entry_dict(py, &self.inner, &e)).transpose()
+        })
     }
 
     fn delete(&self, py: Python<'_>, step: &str, op: &str) -> PyResult<bool> {
-        names::validate("step", step)?;
-        names::validate("operation", op)?;
-        Ok(py.detach(|| self.inner.delete(step, op))?)
+        guarded("delete", || Ok(py.detach(|| self.inner.delete(step, op))?))
     }
 
     fn clear(&self, py: Python<'_>) -> PyResult<usize> {
-        Ok(py.detach(|| self.inner.clear())?)
+        guarded("clear", || Ok(py.detach(|| self.inner.clear())?))
     }
 
     fn gc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let r = py.detach(|| self.inner.gc())?;
-        counts_dict(
-            py,
-            &[
-                ("files_removed", r.files_removed),
-                ("bytes_freed", r.bytes_freed),
-                ("values_removed", r.values_removed),
-                ("values_kept", r.values_kept),
-                ("segments_rewritten", r.segments_rewritten),
-            ],
-        )
+        guarded("gc", || {
+            let r = py.detach(|| self.inner.gc())?;
+            counts_dict(
+                py,
+                &[
+                    ("files_removed", n(r.files_removed)),
+                    ("bytes_freed", r.bytes_freed),
+                    ("values_removed", n(r.values_removed)),
+                    ("values_kept", n(r.values_kept)),
+                    ("segments_rewritten", n(r.segments_rewritten)),
+                ],
+            )
+        })
     }
 
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let s = py.detach(|| self.inner.stats())?;
-        counts_dict(
-            py,
-            &[
-                ("checkpoints", s.checkpoints),
-                ("batches", s.batches),
-                ("logical_records", s.logical_records),
-                ("unique_records", s.unique_records),
-                ("stored_values", s.stored_values),
-                ("value_refs", s.value_refs),
-                ("logical_bytes", s.logical_bytes),
-                ("dataset_size_bytes", s.dataset_size_bytes),
-                ("index_size_bytes", s.index_size_bytes),
-                ("total_size_bytes", s.total_size_bytes),
-                ("generation", s.generation),
-            ],
-        )
+        guarded("stats", || {
+            let s = py.detach(|| self.inner.stats())?;
+            counts_dict(
+                py,
+                &[
+                    ("checkpoints", n(s.checkpoints)),
+                    ("batches", n(s.batches)),
+                    ("logical_records", n(s.logical_records)),
+                    ("unique_records", n(s.unique_records)),
+                    ("stored_values", n(s.stored_values)),
+                    ("value_refs", n(s.value_refs)),
+                    ("logical_bytes", n(s.logical_bytes)),
+                    ("dataset_size_bytes", n(s.dataset_size_bytes)),
+                    ("index_size_bytes", n(s.index_size_bytes)),
+                    ("total_size_bytes", n(s.total_size_bytes)),
+                    ("generation", n(s.generation)),
+                ],
+            )
+        })
     }
 
     fn verify<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let r = py.detach(|| self.inner.verify())?;
-        let d = PyDict::new(py);
-        d.set_item("ok", r.damaged.is_empty() && r.damaged_segments.is_empty())?;
-        d.set_item(
-            "intact",
-            r.intact.iter().map(|(s, o)| (s, o)).collect::<Vec<_>>(),
-        )?;
-        let damaged = r
-            .damaged
-            .iter()
-            .map(|(step, op, file, error)| {
-                let x = PyDict::new(py);
-                x.set_item("step", step)?;
-                x.set_item("op", op)?;
-                x.set_item("file", self.inner.data_path(file).display().to_string())?;
-                x.set_item("error", error)?;
-                Ok(x)
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        d.set_item("damaged", damaged)?;
-        let segments = r
-            .damaged_segments
-            .iter()
-            .map(|(file, error)| {
-                (
-                    self.inner.data_path(file).display().to_string(),
-                    error.clone(),
-                )
-            })
-            .collect::<Vec<_>>();
-        d.set_item("damaged_segments", segments)?;
-        d.set_item("files_checked", r.files_checked)?;
-        Ok(d)
+        guarded("verify", || {
+            let r = py.detach(|| self.inner.verify())?;
+            verify_dict(py, &self.inner, &r)
+        })
+    }
+
+    /// Rebuilds a missing or unreadable manifest from the data files.
+    fn recover<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        guarded("recover", || {
+            let r = py.detach(|| self.inner.recover())?;
+            recover_dict(py, &self.inner, &r)
+        })
     }
 }

@@ -10,7 +10,7 @@ use bytes::Bytes;
 use super::Listed;
 use crate::error::{Error, IoContext, Result};
 use crate::fsio::{self, WriterLock};
-use crate::manifest::{file_size, Manifest};
+use crate::manifest::{self, file_size, Manifest};
 use crate::names::STORE_DIR;
 
 pub struct Local {
@@ -45,9 +45,102 @@ impl Local {
         let path = self.manifest_path();
         match fs::read(&path) {
             Ok(bytes) => Manifest::parse(&path, &bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Manifest::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.no_manifest(&path),
             Err(e) => Err(Error::io("read", &path, e)),
         }
+    }
+
+    /// A folder without a manifest: a new store, the other protocol's, or damage.
+    fn no_manifest(&self, path: &Path) -> Result<Manifest> {
+        if !self.foreign_manifests()?.is_empty() {
+            return Err(Error::InvalidValue(format!(
+                "{} holds a store committed through a file:// URL: open it as \
+                 \"file://{}\" (one folder holds one store)",
+                self.dir.display(),
+                self.root
+                    .canonicalize()
+                    .unwrap_or(self.root.clone())
+                    .display()
+            )));
+        }
+        let data = self.data_files()?;
+        if data == 0 {
+            return Ok(Manifest::default());
+        }
+        // data files appear only after a store's first manifest (see `lock`):
+        // one there now is a first commit that raced this read, not damage
+        match fs::read(path) {
+            Ok(bytes) => Manifest::parse(path, &bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(manifest::missing(
+                path,
+                data,
+                &self.root.display().to_string(),
+            )),
+            Err(e) => Err(Error::io("read", path, e)),
+        }
+    }
+
+    /// Manifests the object-store protocol (a `file://` URL of this folder)
+    /// committed here: an earlier release let one folder hold both stores.
+    pub fn foreign_manifests(&self) -> Result<Vec<Manifest>> {
+        let dir = self.dir.join("manifests");
+        let Ok(listing) = fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in listing {
+            let path = item.at("list", &dir)?.path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let bytes = fs::read(&path).at("read", &path)?;
+                out.push(Manifest::parse(&path, &bytes)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Bytes of the store folder and of the files in the step folders beside
+    /// it, each inode once (aliases are hardlinks of data files).
+    pub fn footprint(&self) -> Result<u64> {
+        use std::os::unix::fs::MetadataExt;
+        let mut seen = std::collections::HashSet::new();
+        let mut total = 0u64;
+        let mut pending = vec![(self.dir.clone(), true)];
+        if let Ok(listing) = fs::read_dir(&self.root) {
+            for item in listing.flatten() {
+                if item.file_name() != STORE_DIR && item.path().is_dir() {
+                    pending.push((item.path(), false));
+                }
+            }
+        }
+        while let Some((dir, deep)) = pending.pop() {
+            let Ok(listing) = fs::read_dir(&dir) else {
+                continue;
+            };
+            for item in listing.flatten() {
+                let Ok(meta) = item.metadata() else { continue };
+                if meta.is_dir() {
+                    if deep {
+                        pending.push((item.path(), true));
+                    }
+                } else if seen.insert((meta.dev(), meta.ino())) {
+                    total += meta.len();
+                }
+            }
+        }
+        Ok(total)
+    }
+
+    /// How many data files (checkpoint files and value segments) the folder holds.
+    pub fn data_files(&self) -> Result<usize> {
+        let mut n = 0;
+        for folder in ["files", "values"] {
+            n += self
+                .list(folder)?
+                .iter()
+                .filter(|f| f.name.ends_with(".parquet"))
+                .count();
+        }
+        Ok(n)
     }
 
     pub fn manifest_bytes(&self) -> Result<u64> {
@@ -55,10 +148,23 @@ impl Local {
     }
 
     /// Takes the writer lock, creating the store's folders on first use.
+    /// A new store gets an empty manifest before any data file: from then on
+    /// data files without a manifest can only mean it was lost.
     pub fn lock(&self) -> Result<WriterLock> {
         fsio::create_dir_synced(&self.dir.join("files"))?;
         fsio::create_dir_synced(&self.dir.join("values"))?;
-        WriterLock::acquire(&self.dir.join("lock"))
+        let lock = WriterLock::acquire(&self.dir.join("lock"))?;
+        let path = self.manifest_path();
+        // (with data files and no manifest, the manifest was lost: the next
+        // manifest read says so, and only `recover` writes one)
+        if !path.exists() && self.data_files()? == 0 {
+            let tmp = fsio::temp_path(&path);
+            let text = Manifest::default().text()?;
+            fsio::write_durably(&[(tmp.as_path(), text.as_bytes())])?;
+            fs::rename(&tmp, &path).at("rename", &path)?;
+            fsio::sync_dir(&self.dir)?;
+        }
+        Ok(lock)
     }
 
     /// Writes the files and the next manifest, all fsynced at once, then makes

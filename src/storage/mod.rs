@@ -205,6 +205,33 @@ impl Storage {
         }
     }
 
+    /// Manifests of the other protocol in the same folder (a store a path and
+    /// a `file://` URL both wrote before 0.2): gc keeps what they name.
+    pub fn foreign_manifests(&self) -> Result<Vec<Manifest>> {
+        match self {
+            Storage::Local(l) => l.foreign_manifests(),
+            Storage::Object(o) => o.foreign_manifests(),
+        }
+    }
+
+    /// Bytes the store takes on a local disk, each inode counted once (its
+    /// folder, and the `<step>/<op>.parquet` links); None on object stores.
+    pub fn footprint(&self) -> Result<Option<u64>> {
+        match self {
+            Storage::Local(l) => l.footprint().map(Some),
+            Storage::Object(_) => Ok(None),
+        }
+    }
+
+    /// The highest manifest generation stored, readable or not (0 locally,
+    /// where one file holds the manifest).
+    pub fn highest_generation(&self) -> Result<u64> {
+        match self {
+            Storage::Local(_) => Ok(0),
+            Storage::Object(o) => o.highest_generation(),
+        }
+    }
+
     /// Requests and bytes sent to the object store so far (zeros locally).
     pub fn io_counters(&self) -> IoCounters {
         match self {

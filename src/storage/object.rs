@@ -30,6 +30,8 @@ use crate::names::STORE_DIR;
 use crate::parquet_io::{self, ReadPlan};
 
 const MANIFESTS: &str = "manifests";
+/// The manifest of a store committed through a folder path (`storage/local.rs`).
+const LOCAL_MANIFEST: &str = "/manifest.json";
 /// Footer bytes fetched on open: most footers fit, so one request reads it.
 const FOOTER_GUESS: u64 = 64 << 10;
 
@@ -123,6 +125,14 @@ impl Remote {
         })
     }
 
+    /// The store's URL as the user gave it (without the store folder).
+    pub fn root_url(&self) -> String {
+        self.url
+            .strip_suffix(&format!("/{STORE_DIR}"))
+            .unwrap_or(&self.url)
+            .to_string()
+    }
+
     pub fn url(&self, name: &str) -> String {
         format!("{}/{name}", self.url)
     }
@@ -212,7 +222,7 @@ impl Remote {
 
     /// A data object's unique name is taken: another writer's object, never replaced.
     fn taken(&self, name: &str) -> Error {
-        Error::Conflict(format!("{} already exists", self.url(name)))
+        Error::CommitConflict(format!("{} already exists", self.url(name)))
     }
 
     fn delete(&self, name: &str) -> Result<()> {
@@ -225,7 +235,10 @@ impl Remote {
 
     fn list_metas(&self, folder: &str, after: Option<&str>) -> Result<Vec<ObjectMeta>> {
         bump(&self.counters.lists, 1);
-        let prefix = self.key(folder);
+        let prefix = match folder {
+            "" => self.dir.clone(),
+            _ => self.key(folder),
+        };
         let stream = match after {
             Some(name) => self.store.list_with_offset(Some(&prefix), &self.key(name)),
             None => self.store.list(Some(&prefix)),
@@ -266,7 +279,14 @@ impl Remote {
                 .filter_map(|meta| Self::generation_of(meta.location.as_ref()))
                 .max();
             let Some(generation) = newest else {
-                return Ok(known.map(|l| l.manifest).unwrap_or_default());
+                match known {
+                    Some(l) => return Ok(l.manifest),
+                    // Some(()): a first commit raced the listing, list again
+                    None => match self.no_manifest()? {
+                        Some(()) => continue,
+                        None => return Ok(Manifest::default()),
+                    },
+                }
             };
             let name = Self::generation_name(generation);
             match self.get(&name) {
@@ -286,10 +306,45 @@ impl Remote {
                 Err(e) => return Err(e),
             }
         }
-        Err(Error::Conflict(format!(
+        Err(Error::CommitConflict(format!(
             "the manifest of {} kept changing while being read",
             self.url
         )))
+    }
+
+    /// A store with no manifest generation: new, or its manifests were lost.
+    /// Every store's first commit creates generation 0 before any data object
+    /// (see `commit`), so data objects here mean the manifests were deleted.
+    /// None for a new, empty store; Some(()) when a generation exists now.
+    fn no_manifest(&self) -> Result<Option<()>> {
+        let listed = self.list_metas("", None)?;
+        if listed
+            .iter()
+            .any(|m| m.location.as_ref().ends_with(LOCAL_MANIFEST))
+        {
+            return Err(Error::InvalidValue(format!(
+                "{} holds a store committed through a plain folder path: open it as \
+                 that path, not as a URL (one folder holds one store)",
+                self.url
+            )));
+        }
+        let data = listed
+            .iter()
+            .filter(|m| m.location.as_ref().ends_with(".parquet"))
+            .count();
+        if data == 0 {
+            return Ok(None);
+        }
+        // generation 0 is made before any data object: a first commit that
+        // raced the listing shows it now
+        if !self.list_metas(MANIFESTS, None)?.is_empty() {
+            return Ok(Some(()));
+        }
+        Err(crate::manifest::missing(
+            Path::new(&self.url(MANIFESTS)),
+            data,
+            &self.root_url(),
+        ))
     }
 
     fn remember(&self, manifest: &Manifest, bytes: u64) {
@@ -312,6 +367,11 @@ impl Remote {
 
     /// Uploads the data objects, then creates the next manifest generation.
     pub fn commit(&self, manifest: &mut Manifest, files: &[(String, Bytes)]) -> Result<Commit> {
+        if manifest.generation == 0 {
+            // generation 0, empty, before the first data object (taken: fine)
+            let empty = Bytes::from(Manifest::default().text()?);
+            block_on(self.create(&Self::generation_name(0), empty))?;
+        }
         let text = Bytes::from(manifest.next_text()?);
         let started = Instant::now();
         let uploads = files
@@ -349,6 +409,28 @@ impl Remote {
         for name in names {
             let _ = self.delete(name);
         }
+    }
+
+    /// The folder-path protocol's manifest, when an earlier release let this
+    /// folder hold such a store beside ours.
+    pub fn foreign_manifests(&self) -> Result<Vec<Manifest>> {
+        match self.get("manifest.json") {
+            Ok(bytes) => Ok(vec![Manifest::parse(
+                Path::new(&self.url("manifest.json")),
+                &bytes,
+            )?]),
+            Err(e) if e.is_not_found() => Ok(Vec::new()),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub fn highest_generation(&self) -> Result<u64> {
+        Ok(self
+            .list_metas(MANIFESTS, None)?
+            .iter()
+            .filter_map(|m| Self::generation_of(m.location.as_ref()))
+            .max()
+            .unwrap_or(0))
     }
 
     /// Removes manifest generations older than the newest and than the grace

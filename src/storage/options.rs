@@ -73,11 +73,13 @@ fn check_value(config: &AmazonS3ConfigKey, key: &str, value: &str) -> Result<()>
             | C::PoolIdleTimeout
             | C::Http2KeepAliveInterval
             | C::Http2KeepAliveTimeout,
-        ) => humantime::parse_duration(value.trim()).map(drop).map_err(|_| {
-            Error::InvalidValue(format!(
+        ) => humantime::parse_duration(value.trim())
+            .map(drop)
+            .map_err(|_| {
+                Error::InvalidValue(format!(
                 "storage option {key} must be a duration such as \"5s\" or \"500ms\", not {value:?}"
             ))
-        }),
+            }),
         _ => Ok(()),
     }
 }
@@ -140,7 +142,10 @@ pub fn parse(location: &str, options: &BTreeMap<String, String>) -> Result<S3Loc
     // after object_store's 3-minute retry budget (options override these)
     let mut builder = AmazonS3Builder::from_env()
         .with_bucket_name(bucket)
-        .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout), "5s")
+        .with_config(
+            AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
+            "5s",
+        )
         .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "30s");
     let mut retry = RetryConfig {
         retry_timeout: DEFAULT_RETRY_TIMEOUT,

@@ -51,7 +51,7 @@ impl Store {
 fn retry_after_conflict(attempt: u32) -> Result<u32> {
     let attempt = attempt + 1;
     if attempt >= MAX_COMMIT_ATTEMPTS {
-        return Err(Error::Conflict(format!(
+        return Err(Error::CommitConflict(format!(
             "gave up after {attempt} commits lost to concurrent writers"
         )));
     }

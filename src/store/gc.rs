@@ -13,15 +13,17 @@ use super::Store;
 use crate::checkpoint_file::META_KEY;
 use crate::error::{IoContext, Result};
 use crate::fsio::{self, TEMP_MARK};
-use crate::manifest::{file_size, Manifest, Segment};
-use crate::names::STORE_DIR;
+use crate::manifest::{Manifest, Segment};
+use crate::names::{self, STORE_DIR};
 use crate::parquet_io;
 use crate::segment;
 
 #[derive(Debug, Default, Clone)]
 pub struct GcReport {
     pub files_removed: u64,
-    pub bytes_freed: u64,
+    /// The net change of the store's size: bytes removed less bytes gc wrote
+    /// (rewritten segments, the new manifest); measured by inode locally.
+    pub bytes_freed: i64,
     pub values_removed: u64,
     pub values_kept: u64,
     pub segments_rewritten: u64,
@@ -41,6 +43,7 @@ impl Store {
             return Ok(GcReport::default());
         }
         let _lock = self.storage.lock_writers()?;
+        let before = self.storage.footprint()?;
         let (manifest, (dropped, mut report)) = self.commit_planned(|manifest| {
             let mut report = GcReport::default();
             let split = match self.collect_segments(manifest, &mut report) {
@@ -57,21 +60,36 @@ impl Store {
                 return Ok(Plan::Skip((split.dropped, report)));
             }
             manifest.segments = split.kept;
+            report.bytes_freed = -split
+                .rewritten
+                .iter()
+                .map(|(_, b)| b.len() as i64)
+                .sum::<i64>();
             Ok(Plan::Commit(split.rewritten, (split.dropped, report)))
         })?;
+        if report.segments_rewritten > 0 || !dropped.is_empty() {
+            // object stores add a manifest generation (pruned ones count below)
+            if self.storage.local_root().is_none() {
+                report.bytes_freed -= self.storage.manifest_bytes()? as i64;
+            }
+        }
         // Live until this commit, so no writer's commit in flight can name them
         // (its manifest is older and its commit loses): they go at once.
         for seg in &dropped {
             if self.storage.remove(&seg.file)? {
                 report.files_removed += 1;
-                report.bytes_freed += seg.bytes;
+                report.bytes_freed += seg.bytes as i64;
             }
         }
-        let referenced: HashSet<&str> = manifest
-            .entries
-            .iter()
-            .map(|e| e.file.as_str())
-            .chain(manifest.segments.iter().map(|s| s.file.as_str()))
+        let foreign = self.storage.foreign_manifests()?;
+        let referenced: HashSet<&str> = std::iter::once(&manifest)
+            .chain(&foreign)
+            .flat_map(|m| {
+                m.entries
+                    .iter()
+                    .map(|e| e.file.as_str())
+                    .chain(m.segments.iter().map(|s| s.file.as_str()))
+            })
             .collect();
         // Files no manifest names: leftovers of interrupted or lost commits, or
         // (on object stores) a commit in flight, which the grace period spares.
@@ -81,17 +99,22 @@ impl Store {
                 let stray = !referenced.contains(file.name.as_str()) && file.age >= grace;
                 if stray && self.storage.remove(&file.name)? {
                     report.files_removed += 1;
-                    report.bytes_freed += file.size;
+                    report.bytes_freed += file.size as i64;
                 }
             }
         }
         for pruned in self.storage.prune_manifests()? {
             report.files_removed += 1;
-            report.bytes_freed += pruned.size;
+            report.bytes_freed += pruned.size as i64;
         }
         if let Some(root) = self.storage.local_root() {
             self.sweep_temps(&root.join(STORE_DIR), &mut report)?;
             self.repair_paths(root, &manifest, &mut report)?;
+            // hardlinks and rewrites make per-file sums wrong: the folder's
+            // size by inode, before and after, under the writer lock
+            if let (Some(before), Some(after)) = (before, self.storage.footprint()?) {
+                report.bytes_freed = before as i64 - after as i64;
+            }
         }
         Ok(report)
     }
@@ -167,10 +190,8 @@ impl Store {
     }
 
     fn remove_counted(&self, path: &Path, report: &mut GcReport) -> Result<()> {
-        let size = file_size(path)?;
         if fsio::remove_if_exists(path)? {
             report.files_removed += 1;
-            report.bytes_freed += size;
         }
         Ok(())
     }
@@ -178,20 +199,23 @@ impl Store {
     /// Makes `<step>/<op>.parquet` point at each live file and removes the
     /// ones of deleted checkpoints (only files this store wrote).
     fn repair_paths(&self, root: &Path, manifest: &Manifest, report: &mut GcReport) -> Result<()> {
-        use std::os::unix::fs::MetadataExt;
+        // (step folder, op file stem) of live checkpoints, as their links are named
         let live: HashSet<(String, String)> = manifest
             .entries
             .iter()
-            .map(|e| (e.step.clone(), e.op.clone()))
+            .map(|e| {
+                (
+                    names::file_component(&e.step).into_owned(),
+                    names::file_component(&e.op).into_owned(),
+                )
+            })
             .collect();
         for e in &manifest.entries {
-            let alias = root.join(&e.step).join(format!("{}.parquet", e.op));
-            let target = self.data_path(&e.file);
-            let same = match (fs::metadata(&alias), fs::metadata(&target)) {
-                (Ok(a), Ok(t)) => a.ino() == t.ino() && a.dev() == t.dev(),
-                _ => false,
+            let Some(alias) = self.alias_path(&e.step, &e.op) else {
+                continue;
             };
-            if !same {
+            let target = self.data_path(&e.file);
+            if !fsio::same_file(&alias, &target) {
                 fsio::create_dir_synced(alias.parent().unwrap_or(root))?;
                 fsio::link_replace(&target, &alias)?;
             }

@@ -7,7 +7,7 @@ use arrow_array::{Array, FixedSizeBinaryArray};
 
 use super::read::ref_ids;
 use super::Store;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::parquet_io::ReadPlan;
 
 #[derive(Debug, Default, Clone)]
@@ -33,6 +33,15 @@ pub struct VerifyReport {
     /// (file, error)
     pub damaged_segments: Vec<(String, String)>,
     pub files_checked: u64,
+    /// Why the manifest could not be read (missing while data files remain,
+    /// or damaged): then nothing else was checked.
+    pub manifest_error: Option<String>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.damaged.is_empty() && self.damaged_segments.is_empty() && self.manifest_error.is_none()
+    }
 }
 
 impl Store {
@@ -54,12 +63,15 @@ impl Store {
             stats.logical_bytes += e.logical_bytes;
             if files.insert(e.file.clone()) {
                 stats.index_size_bytes += e.bytes;
-                let file = self.storage.open_parquet(&e.file, e.bytes)?;
                 let plan = ReadPlan {
                     columns: Some(vec![0]),
                     ..Default::default()
                 };
-                let batch = file.decode(plan)?;
+                let batch = self
+                    .storage
+                    .open_parquet(&e.file, e.bytes)
+                    .and_then(|file| file.decode(plan))
+                    .map_err(Error::missing_is_damage)?;
                 if let Some(hashes) = batch
                     .column(0)
                     .as_any()
@@ -82,8 +94,15 @@ impl Store {
     /// Checks every file against its recorded checksum and every reference
     /// against the segments; lists which checkpoints are damaged and which intact.
     pub fn verify(&self) -> Result<VerifyReport> {
-        let manifest = self.manifest()?;
         let mut report = VerifyReport::default();
+        let manifest = match self.manifest() {
+            Ok(m) => m,
+            Err(e @ Error::Corrupt { .. }) => {
+                report.manifest_error = Some(e.to_string());
+                return Ok(report);
+            }
+            Err(e) => return Err(e),
+        };
         let mut bad_segments = Vec::new();
         for seg in &manifest.segments {
             report.files_checked += 1;

@@ -7,7 +7,9 @@ mod gc;
 mod index;
 mod inspect;
 pub mod read;
+mod recover;
 mod save;
+mod stream;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,9 +18,12 @@ use std::sync::Mutex;
 pub use gc::GcReport;
 pub use inspect::{Stats, VerifyReport};
 pub use read::{CellRef, Loaded, ReadMode};
+pub use recover::RecoverReport;
+pub use stream::BatchStream;
 
 use crate::error::Result;
 use crate::manifest::{Entry, Manifest};
+use crate::names;
 use crate::storage::{self, Storage};
 
 pub struct Store {
@@ -61,7 +66,10 @@ impl Store {
     /// checkpoint's file; None on object stores, which keep no aliases.
     pub fn alias_path(&self, step: &str, op: &str) -> Option<PathBuf> {
         let root = self.storage.local_root()?;
-        Some(root.join(step).join(format!("{op}.parquet")))
+        Some(
+            root.join(&*names::file_component(step))
+                .join(format!("{}.parquet", names::file_component(op))),
+        )
     }
 
     /// Where a user finds the data of (step, op) stored in `file`: its alias,
@@ -80,6 +88,8 @@ impl Store {
     }
 
     pub fn entry(&self, step: &str, op: &str) -> Result<Option<Entry>> {
+        names::validate("step", step)?;
+        names::validate("operation", op)?;
         Ok(self.manifest()?.find(step, op).cloned())
     }
 }
@@ -88,5 +98,7 @@ impl Store {
 mod index_tests;
 #[cfg(test)]
 mod object_tests;
+#[cfg(test)]
+mod recover_tests;
 #[cfg(test)]
 mod tests;

@@ -172,7 +172,8 @@ fn file_urls_commit_by_conditional_create_on_a_local_folder() {
     assert_eq!((manifest.entries.len(), manifest.generation), (12, 12));
     assert_eq!(loaded_records(&store, "w2", "op3").len(), 8);
     let manifests = dir.path().join("shared/.docetl_checkpoint/manifests");
-    assert_eq!(std::fs::read_dir(manifests).expect("list").count(), 12);
+    // generations 1..=12, and the empty generation 0 the first commit made
+    assert_eq!(std::fs::read_dir(manifests).expect("list").count(), 13);
     let bad = Store::open_location("file://relative/path", &Default::default());
     assert!(bad.is_err(), "file:// URLs name absolute folders");
 }

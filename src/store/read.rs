@@ -17,16 +17,20 @@ use crate::checkpoint_file::{self, FileMeta};
 use crate::encode::ColumnKind;
 use crate::error::{Error, Result};
 use crate::manifest::{Entry, Manifest};
+use crate::names;
 use crate::parquet_io::{self, ReadPlan};
 use crate::segment::{SegmentValues, Stored, ValueTable};
 
 /// How much of a checkpoint to read.
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, Debug)]
 pub enum ReadMode {
     /// Every row; the file is checked against its recorded checksum.
     All,
     /// The first n rows only; each row is checked against its record hash.
     Head(usize),
+    /// `len` rows from row `start` (a streaming reader's step); each row is
+    /// checked against its record hash, values are read without caching.
+    Rows { start: usize, len: usize },
 }
 
 /// A column's arrays, downcast once.
@@ -46,6 +50,9 @@ pub struct LoadedColumn {
 
 /// A decoded checkpoint with the values it references.
 pub struct Loaded {
+    /// Only some columns were read: `meta.columns` are those, and records
+    /// (key order, record hashes) cannot be rebuilt.
+    pub projected: bool,
     pub entry: Entry,
     pub path: PathBuf,
     pub meta: FileMeta,
@@ -72,13 +79,26 @@ impl Store {
     /// Reads (step, op), or None when there is no such checkpoint. Retries
     /// when a concurrent writer replaced a file between manifest and read.
     pub fn read(&self, step: &str, op: &str, mode: ReadMode) -> Result<Option<Loaded>> {
+        self.read_columns(step, op, mode, None)
+    }
+
+    /// Reads only the columns of `keys` (and the values they reference) when given.
+    pub fn read_columns(
+        &self,
+        step: &str,
+        op: &str,
+        mode: ReadMode,
+        keys: Option<&[String]>,
+    ) -> Result<Option<Loaded>> {
+        names::validate("step", step)?;
+        names::validate("operation", op)?;
         let mut attempts = 0;
         loop {
             let manifest = self.manifest()?;
             let Some(entry) = manifest.find(step, op).cloned() else {
                 return Ok(None);
             };
-            match self.read_entry(&manifest, entry, mode) {
+            match self.read_entry(&manifest, entry, mode, keys) {
                 Err(e)
                     if e.is_not_found()
                         && attempts < 5
@@ -86,37 +106,53 @@ impl Store {
                 {
                     attempts += 1;
                 }
-                Err(e) if e.is_not_found() => {
-                    return Err(match e {
-                        Error::Io { path, .. } => {
-                            Error::corrupt(&path, "file named by the manifest is missing")
-                        }
-                        other => other,
-                    })
-                }
+                Err(e) if e.is_not_found() => return Err(e.missing_is_damage()),
                 other => return other.map(Some),
             }
         }
     }
 
-    fn read_entry(&self, manifest: &Manifest, entry: Entry, mode: ReadMode) -> Result<Loaded> {
+    pub(super) fn read_entry(
+        &self,
+        manifest: &Manifest,
+        entry: Entry,
+        mode: ReadMode,
+        keys: Option<&[String]>,
+    ) -> Result<Loaded> {
         let path = self.data_path(&entry.file);
-        let (batch, meta) = match mode {
-            ReadMode::All => self.read_file(&entry)?,
-            ReadMode::Head(n) => {
+        let (batch, meta) = match (mode, keys) {
+            (ReadMode::All, None) => self.read_file(&entry)?,
+            _ => {
                 let file = self.storage.open_parquet(&entry.file, entry.bytes)?;
-                let groups = first_row_groups(file.meta.metadata(), n);
-                let plan = ReadPlan {
-                    row_groups: Some(groups),
-                    limit: Some(n),
-                    columns: None,
+                let layout = checkpoint_file::file_meta(&path, file.schema().as_ref())?;
+                let (columns, layout) = match keys {
+                    Some(keys) => {
+                        let (fields, projected) = project(&entry, &layout, keys)?;
+                        (Some(fields), projected)
+                    }
+                    None => (None, layout),
                 };
-                let batch = file.decode(plan)?;
-                let layout = checkpoint_file::file_meta(&path, batch.schema().as_ref())?;
-                (batch, layout)
+                let rows = file.meta.metadata();
+                let (row_groups, offset, limit) = match mode {
+                    ReadMode::All => (None, None, None),
+                    ReadMode::Head(n) => (Some(first_row_groups(rows, n)), None, Some(n)),
+                    ReadMode::Rows { start, len } => {
+                        let (groups, offset) = row_groups_for(rows, start, len);
+                        (Some(groups), Some(offset), Some(len))
+                    }
+                };
+                let plan = ReadPlan {
+                    row_groups,
+                    offset,
+                    limit,
+                    columns,
+                };
+                (file.decode(plan)?, layout)
             }
         };
+        let projected = keys.is_some();
         let mut loaded = Loaded::new(entry, path, batch, meta)?;
+        loaded.projected = projected;
         let mut ids = ref_ids(&loaded.batch, &loaded.meta);
         ids.sort_unstable();
         ids.dedup();
@@ -132,7 +168,7 @@ impl Store {
                     self.cache.put(&seg.file, values.clone());
                     values
                 }
-                (ReadMode::Head(_), None) => {
+                (ReadMode::Head(_) | ReadMode::Rows { .. }, None) => {
                     let file = self.storage.open_parquet(&seg.file, seg.bytes)?;
                     Arc::new(SegmentValues::read_partial(file, wanted)?)
                 }
@@ -145,7 +181,9 @@ impl Store {
                 "references values missing from the value store",
             ));
         }
-        if let ReadMode::Head(_) = mode {
+        // partial reads cannot check the whole file's checksum: rows are
+        // checked by their hashes instead (a projection keeps the value hashes)
+        if !matches!(mode, ReadMode::All) && !projected {
             loaded.verify_records()?;
         }
         Ok(loaded)
@@ -175,6 +213,71 @@ pub(super) fn ref_ids(batch: &RecordBatch, meta: &FileMeta) -> Vec<u64> {
         .collect()
 }
 
+/// The fields holding `keys` (with the record hash and shape fields first)
+/// and the layout renumbered to them; a key the checkpoint lacks is an error.
+fn project(entry: &Entry, meta: &FileMeta, keys: &[String]) -> Result<(Vec<usize>, FileMeta)> {
+    let mut fields = vec![0, 1];
+    let mut columns = Vec::with_capacity(keys.len());
+    for key in keys {
+        let c = meta.columns.iter().find(|c| &c.key == key).ok_or_else(|| {
+            Error::InvalidValue(format!(
+                "checkpoint {}/{} has no column {key:?}",
+                entry.step, entry.op
+            ))
+        })?;
+        let mut c = c.clone();
+        fields.push(c.main);
+        c.main = fields.len() - 1;
+        if let Some(r) = c.refs {
+            fields.push(r);
+            c.refs = Some(fields.len() - 1);
+        }
+        columns.push(c);
+    }
+    // decoded fields come in file order: renumber to that order
+    let mut order = fields.clone();
+    order.sort_unstable();
+    order.dedup();
+    if order.len() != fields.len() {
+        return Err(Error::InvalidValue(format!(
+            "checkpoint {}/{}: a column was chosen twice",
+            entry.step, entry.op
+        )));
+    }
+    let position = |field: usize| order.binary_search(&field).unwrap_or(0);
+    for c in &mut columns {
+        c.main = position(fields[c.main]);
+        c.refs = c.refs.map(|r| position(fields[r]));
+    }
+    let projected = FileMeta {
+        columns,
+        ..meta.clone()
+    };
+    Ok((order, projected))
+}
+
+/// The row groups holding rows `start..start + len`, and the rows of the
+/// first to skip.
+fn row_groups_for(
+    meta: &parquet::file::metadata::ParquetMetaData,
+    start: usize,
+    len: usize,
+) -> (Vec<usize>, usize) {
+    let (mut first_row, mut groups, mut offset) = (0usize, Vec::new(), 0usize);
+    for g in 0..meta.num_row_groups() {
+        let rows = meta.row_group(g).num_rows() as usize;
+        let end = first_row + rows;
+        if end > start && first_row < start + len.max(1) {
+            if groups.is_empty() {
+                offset = start - first_row;
+            }
+            groups.push(g);
+        }
+        first_row = end;
+    }
+    (groups, offset)
+}
+
 /// Row groups covering the first `n` rows.
 fn first_row_groups(meta: &parquet::file::metadata::ParquetMetaData, n: usize) -> Vec<usize> {
     let mut rows = 0usize;
@@ -198,7 +301,12 @@ fn typed<T: Clone + 'static>(path: &Path, array: &dyn Array) -> Result<T> {
 }
 
 impl Loaded {
-    fn new(entry: Entry, path: PathBuf, batch: RecordBatch, meta: FileMeta) -> Result<Loaded> {
+    pub(super) fn new(
+        entry: Entry,
+        path: PathBuf,
+        batch: RecordBatch,
+        meta: FileMeta,
+    ) -> Result<Loaded> {
         let mut columns = Vec::with_capacity(meta.columns.len());
         for c in &meta.columns {
             let array = batch.column(c.main).as_ref();
@@ -246,6 +354,7 @@ impl Loaded {
             return Err(Error::corrupt(&path, "record shape out of range"));
         }
         Ok(Loaded {
+            projected: false,
             entry,
             path,
             meta,
@@ -297,6 +406,11 @@ impl Loaded {
     /// Recomputes each row's record hash from its cells: catches damage that
     /// a partial read cannot catch with the whole-file checksum.
     pub fn verify_records(&self) -> Result<()> {
+        if self.projected {
+            return Err(Error::Internal(
+                "records of a column projection cannot be checked".into(),
+            ));
+        }
         let mut hashes: Vec<Hash> = Vec::new();
         for row in 0..self.num_rows() {
             let shape = self.shape(row);

@@ -8,7 +8,7 @@ use bytes::Bytes;
 
 use super::commit::Plan;
 use super::Store;
-use crate::checkpoint_file;
+use crate::checkpoint_file::{self, Origin};
 use crate::encode::{self, Encoded};
 use crate::error::{Error, Result};
 use crate::fsio;
@@ -95,17 +95,33 @@ impl Store {
             let previous = manifest.find(&step, &op).cloned();
             if let Some(prev) = &previous {
                 if prev.kind != kind {
-                    return Err(Error::Conflict(format!(
+                    return Err(Error::NameClash(format!(
                         "{step}/{op}.parquet already holds a {:?}; choose another name",
                         prev.kind
                     )));
                 }
             }
-            let reusable = previous.as_ref().filter(|p| p.records_digest == digest);
+            let origin = Origin {
+                step: step.clone(),
+                op: op.clone(),
+                kind,
+                batch_of: batch_of.clone(),
+                batch_index,
+                created_at: fsio::now_seconds(),
+                logical_bytes: encoded.logical_bytes,
+                value_refs: encoded.value_refs,
+                records_digest: digest.clone(),
+                meta: meta.clone(),
+            };
+            // the file says what it was saved as (for `recover`): reused only
+            // when that is unchanged but for the time
+            let reusable = previous
+                .as_ref()
+                .filter(|p| p.records_digest == digest && p.meta == meta);
             let staged = match reusable {
                 // a rerun saving the same records: only the manifest changes
                 Some(prev) => Staged::reuse(prev),
-                None => self.stage(&encoded, manifest)?,
+                None => self.stage(&encoded, manifest, &origin)?,
             };
             manifest.entries.retain(|e| !(e.step == step && e.op == op));
             manifest.entries.push(Entry {
@@ -122,7 +138,7 @@ impl Store {
                 logical_bytes: encoded.logical_bytes,
                 value_refs: encoded.value_refs,
                 records_digest: digest.clone(),
-                created_at: fsio::now_seconds(),
+                created_at: origin.created_at,
                 meta: meta.clone(),
             });
             Ok(Plan::Commit(staged.writes, (staged.file, previous)))
@@ -143,7 +159,7 @@ impl Store {
 
     /// Encodes the new values' segment and the checkpoint file (in parallel,
     /// in memory) and records the segment in `manifest`.
-    fn stage(&self, encoded: &Encoded, manifest: &mut Manifest) -> Result<Staged> {
+    fn stage(&self, encoded: &Encoded, manifest: &mut Manifest, origin: &Origin) -> Result<Staged> {
         let index = self.refresh_index(manifest)?;
         let mut ids = Vec::with_capacity(encoded.large.len());
         let mut fresh = Vec::new();
@@ -166,10 +182,10 @@ impl Store {
                     .then(|| segment::write(&fresh))
                     .transpose()
             });
-            let file = checkpoint_file::write(encoded, &ids);
+            let file = checkpoint_file::write(encoded, &ids, origin);
             let seg = seg
                 .join()
-                .unwrap_or_else(|_| Err(Error::InvalidValue("segment encoder panicked".into())));
+                .unwrap_or_else(|_| Err(Error::Internal("segment encoder panicked".into())));
             (seg, file)
         });
         let (segment_bytes, file_bytes) = (segment_bytes?, file_bytes?);
@@ -204,6 +220,8 @@ impl Store {
 
     /// Removes (step, op) from the manifest; its values go at the next gc.
     pub fn delete(&self, step: &str, op: &str) -> Result<bool> {
+        names::validate("step", step)?;
+        names::validate("operation", op)?;
         if !self.storage.exists()? {
             return Ok(false);
         }

@@ -58,3 +58,14 @@ def counted_bytes(objects: dict[str, int]) -> int:
     data = in_folder(objects, "files") | in_folder(objects, "values")
     manifests = in_folder(objects, "manifests")
     return sum(data.values()) + (manifests[max(manifests)] if manifests else 0)
+
+
+def delete_objects(endpoint: str, url: str, keys: list[str]) -> None:
+    """Deletes objects (keys relative to the store's prefix) behind the store's back."""
+    bucket, prefix = split_url(url)
+    for key in keys:
+        full = f"{prefix}/{key}" if prefix else key
+        request = urllib.request.Request(
+            f"{endpoint}/{bucket}/{urllib.parse.quote(full)}", method="DELETE"
+        )
+        urllib.request.urlopen(request, timeout=30).close()

@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(func=maintain.cmd_gc)
 
+    p = command("recover", "rebuild a missing or damaged manifest from the data files")
+    json_flag(p)
+    p.set_defaults(func=maintain.cmd_recover)
+
     p = command("export", "write a checkpoint to .parquet, .jsonl or .csv (by suffix)")
     step_op(p)
     p.add_argument("out", metavar="OUT", help="output file: .parquet, .jsonl or .csv")

@@ -23,8 +23,6 @@ from docetl_checkpoint.cli.common import (
 )
 from docetl_checkpoint.cli.progress import Progress
 
-CHUNK_ROWS = 65_536  # rows per Parquet row group / progress step
-
 
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}{'s' * (n != 1)}"
@@ -52,6 +50,10 @@ def cmd_verify(args: argparse.Namespace) -> int:
     if args.json:
         print(render.dumps(report))
         return EXIT_OK if ok else EXIT_FAILURE
+    manifest_error = report.get("manifest_error")
+    if manifest_error:
+        print(f"DAMAGED  {manifest_error}")
+        return EXIT_FAILURE
     for item in damaged + segments:
         print("DAMAGED  " + damage_line(item))
     intact = len(report.get("intact") or [])
@@ -89,6 +91,28 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_recover(args: argparse.Namespace) -> int:
+    store = open_store(args.dir)
+    with Progress("recover"):
+        report = store.recover()
+    if args.json:
+        print(render.dumps(report))
+        return EXIT_OK
+    if not report["needed"]:
+        print(f"nothing to recover: the manifest of {args.dir} is readable")
+        return EXIT_OK
+    restored = report["restored"]
+    print(
+        f"restored {plural(len(restored), 'checkpoint')} and "
+        f"{plural(report['segments'], 'value segment')} in {args.dir}"
+    )
+    for step, op in restored:
+        print(f"  restored      {step}/{op}")
+    for file, why in report["not_restored"]:
+        print(f"  not restored  {file}: {why}")
+    return EXIT_OK
+
+
 @contextmanager
 def atomic_output(path: str, binary: bool = False) -> Iterator[IO[Any]]:
     """A temp file beside `path`, renamed over it only when writing succeeded."""
@@ -113,33 +137,21 @@ def atomic_output(path: str, binary: bool = False) -> Iterator[IO[Any]]:
         raise
 
 
-def checkpoint_table(store: Any, step: str, op: str) -> Any:
-    table = store.table(step, op)
-    if table is None:  # deleted by another process since `require`
-        raise CliError(f"checkpoint {step}/{op} was deleted while reading it")
-    return table
-
-
 def export_parquet(store: Any, step: str, op: str, f: IO[Any], bar: Progress) -> None:
+    """Batch by batch from the store's stream: a checkpoint larger than memory exports."""
     import pyarrow.parquet as pq
 
-    table = checkpoint_table(store, step, op)
-    with pq.ParquetWriter(f, table.schema, compression="zstd") as writer:
-        for start in range(0, max(table.num_rows, 1), CHUNK_ROWS):
-            part = table.slice(start, CHUNK_ROWS)
-            writer.write_table(part)
-            bar.advance(part.num_rows)
-
-
-def load_records(store: Any, step: str, op: str) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] | None = store.load(step, op)
-    if records is None:
+    reader = store.reader(step, op)
+    if reader is None:  # deleted by another process since `require`
         raise CliError(f"checkpoint {step}/{op} was deleted while reading it")
-    return records
+    with pq.ParquetWriter(f, reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            bar.advance(batch.num_rows)
 
 
 def export_jsonl(store: Any, step: str, op: str, f: IO[Any], bar: Progress) -> None:
-    for record in load_records(store, step, op):
+    for record in store.iter_records(step, op):
         f.write(json.dumps(record, ensure_ascii=False))
         f.write("\n")
         bar.advance()
@@ -154,14 +166,12 @@ def csv_cell(value: Any) -> str:
 
 
 def export_csv(store: Any, step: str, op: str, f: IO[Any], bar: Progress) -> None:
-    records = load_records(store, step, op)
+    # the manifest lists every key any record has: the header needs no first pass
     entry = store.info(step, op) or {}
-    columns = list(
-        dict.fromkeys(list(entry.get("column_names", [])) + [k for r in records for k in r])
-    )
+    columns = list(entry.get("column_names", []))
     writer = csv.writer(f)
     writer.writerow(columns)
-    for record in records:
+    for record in store.iter_records(step, op):
         writer.writerow([csv_cell(record.get(c)) for c in columns])
         bar.advance()
 
