@@ -43,13 +43,14 @@ def info_pairs(meta: dict[str, str]) -> list[tuple[str, str]]:
 
 
 def info_json(meta: dict[str, str]) -> dict[str, Any]:
-    """`info --json` keys: the same, decoded."""
-    return {
+    """`info --json` keys: the same, decoded; none for a checkpoint without them."""
+    found = {
         "reasons": recorded_reasons(meta),
         "cost": cost_of(meta),
         "run": run_of(meta),
         "provenance": decode_json(meta.get(META_PROVENANCE)),
     }
+    return {k: v for k, v in found.items() if v is not None}
 
 
 def cost_cell(entry: dict[str, Any]) -> str:

@@ -138,13 +138,13 @@ def recorded_reasons(meta: dict[str, str] | None) -> list[str] | None:
 # -- text ------------------------------------------------------------------
 
 
+_UNSET: Any = object()  # a key the config does not have
+
+
 def _text(value: Any) -> str:
     if value is _UNSET:
         return "(unset)"
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
-
-
-_UNSET: Any = object()
 
 
 def shorten_pair(old: Any, new: Any, width: int = _SHORT) -> tuple[str, str]:
