@@ -468,3 +468,37 @@ def test_plan_errors(work: Work) -> None:
     (work.root / "p.txt").write_text("x")
     assert main(["plan", str(work.root / "p.txt")]) == 2
     assert "no such file" in work.capsys.readouterr().err
+
+
+def test_input_reasons_name_each_kind_of_input() -> None:
+    from docetl_checkpoint.docetl.provenance import input_reasons
+
+    recorded = {
+        "docs": "blake2b:1",
+        "docs|file:docs/d2.txt": "blake2b:2",
+        "docs|tool:to_text": "code:1",
+        "frames": "frame:1",
+        "gone": "blake2b:3",
+        "raced": "changed-while-read:blake2b:4",
+        "same": "blake2b:5",
+    }
+    now = {
+        "docs": "missing",
+        "docs|file:docs/d2.txt": "blake2b:22",
+        "docs|tool:to_text": "code:2",
+        "frames": "frame:2",
+        "new": "blake2b:6",
+        "raced": "blake2b:4",
+        "same": "blake2b:5",
+    }
+    paths = {"docs": "data/docs.json", "gone": "old.json", "new": "new.json", "raced": "r.json"}
+    assert input_reasons(recorded, now, paths) == [
+        "input file missing: data/docs.json",
+        "input file changed: docs/d2.txt",
+        "parsing tool changed: to_text",
+        "in-memory dataset changed: frames",
+        "no longer reads input file: old.json",
+        "new input file: new.json",
+        "input file changed while it was read: r.json",
+    ]
+    assert input_reasons(None, now, paths) == ["its recorded input digests are unreadable"]

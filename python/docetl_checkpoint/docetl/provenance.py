@@ -245,7 +245,7 @@ class Checker:
             reasons += self._hash_reasons(meta, self.provenance.get((step, op)))
         recorded = meta.get(META_INPUTS)
         if recorded is not None:
-            reasons += self._input_reasons(decode(recorded), self.digests(step))
+            reasons += input_reasons(decode(recorded), self.digests(step), self.paths)
         return reasons
 
     def _hash_reasons(self, meta: dict[str, str], now: Provenance | None) -> list[str]:
@@ -290,25 +290,6 @@ class Checker:
             return True
         return bool(self.reasons(str(token["step"]), str(token["op"])))
 
-    def _input_reasons(self, recorded: Digests | None, now: Digests) -> list[str]:
-        if recorded is None:
-            return ["its recorded input digests are unreadable"]
-        reasons = []
-        for name in sorted(set(recorded) | set(now)):
-            old, new = recorded.get(name), now.get(name)
-            if old == new:
-                continue
-            path = self.paths.get(name, name)
-            if new is None:
-                reasons.append(f"no longer reads input {name}")
-            elif old is None:
-                reasons.append(f"new input file: {path}")
-            elif new == "missing":
-                reasons.append(f"input file missing: {path}")
-            else:
-                reasons.append(f"input file changed: {path}")
-        return reasons
-
 
 def _source_label(token: dict[str, Any] | None) -> str:
     if not token:
@@ -316,3 +297,40 @@ def _source_label(token: dict[str, Any] | None) -> str:
     if "dataset" in token:
         return f"dataset {token['dataset']}"
     return op_label(token)
+
+
+# Digest keys beside a dataset's own name (docetl_checkpoint.docetl.inputs):
+# `<dataset>|file:<path>` a file a parsing tool opened, `<dataset>|tool:<name>`
+# a user-defined parsing tool's code. Digest prefixes: `frame:` an in-memory
+# DataFrame, `changed-while-read:` a file edited while DocETL read it.
+_FILE_KEY, _TOOL_KEY = "|file:", "|tool:"
+_FRAME, _UNSTABLE = "frame:", "changed-while-read:"
+
+
+def input_reasons(recorded: Digests | None, now: Digests, paths: dict[str, str]) -> list[str]:
+    """One reason per input whose recorded digest differs from its digest now."""
+    if recorded is None:
+        return ["its recorded input digests are unreadable"]
+    reasons = []
+    for key in sorted(set(recorded) | set(now)):
+        old, new = recorded.get(key), now.get(key)
+        if old == new:
+            continue
+        if _TOOL_KEY in key:
+            reasons.append(f"parsing tool changed: {key.split(_TOOL_KEY, 1)[1]}")
+            continue
+        if _FILE_KEY not in key and (new or old or "").startswith(_FRAME):
+            reasons.append(f"in-memory dataset changed: {key}")
+            continue
+        path = key.split(_FILE_KEY, 1)[1] if _FILE_KEY in key else paths.get(key, key)
+        if new is None:
+            reasons.append(f"no longer reads input file: {path}")
+        elif old is None:
+            reasons.append(f"new input file: {path}")
+        elif new == "missing":
+            reasons.append(f"input file missing: {path}")
+        elif (old or "").startswith(_UNSTABLE):
+            reasons.append(f"input file changed while it was read: {path}")
+        else:
+            reasons.append(f"input file changed: {path}")
+    return reasons
