@@ -502,3 +502,30 @@ def test_input_reasons_name_each_kind_of_input() -> None:
         "input file changed while it was read: r.json",
     ]
     assert input_reasons(None, now, paths) == ["its recorded input digests are unreadable"]
+
+
+def test_changed_system_prompt_and_dataset_path(work: Work) -> None:
+    config = dict(work.config(), system_prompt={"persona": "a librarian"})
+    config["datasets"]["docs"]["path"] = "docs.json"  # relative to the working folder
+    work.run(config)
+    (work.root / "copy.json").write_bytes(work.data.read_bytes())
+
+    moved = json.loads(json.dumps(config))
+    moved["datasets"]["docs"]["path"] = "copy.json"  # same content: no input file reason
+    plan = work.plan(moved)
+    assert actions(plan) == {
+        ("enrich", "label"): ("run", ['dataset docs path: "docs.json" -> "copy.json"']),
+        ("enrich", "stats"): ("run", ["upstream operation enrich/label runs"]),
+        ("report", "by_cat"): ("run", ["upstream operation enrich/stats runs"]),
+    }
+
+    persona = dict(config, system_prompt={"persona": "an archivist"})
+    plan = work.plan(persona)
+    # DocETL hashes the system prompt into every step's chain: each step's first op says so
+    changed = 'system_prompt persona: "a librarian" -> "an archivist"'
+    assert actions(plan) == {
+        ("enrich", "label"): ("run", [changed]),
+        ("enrich", "stats"): ("run", ["upstream operation enrich/label runs"]),
+        ("report", "by_cat"): ("run", [changed, "upstream operation enrich/stats runs"]),
+    }
+    assert_plan_was_right(work, plan, work.run(persona))
