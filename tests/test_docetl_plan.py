@@ -529,3 +529,13 @@ def test_changed_system_prompt_and_dataset_path(work: Work) -> None:
         ("report", "by_cat"): ("run", [changed, "upstream operation enrich/stats runs"]),
     }
     assert_plan_was_right(work, plan, work.run(persona))
+
+
+def test_reasons_with_a_lone_surrogate_are_stored_and_printed(work: Work) -> None:
+    # DocETL accepts any str in a config (e.g. a Latin-1 file name read as `caf\udce9`)
+    work.run(work.config(stats={"note": "caf\udce9"}))
+    run = work.run(work.config(stats={"note": "caf\udce8"}))
+    meta = CheckpointManager(work.inter).info("enrich", "stats")["meta"]
+    assert json.loads(meta["docetl_reasons"]) == ['config note: "caf\udce9" -> "caf\udce8"']
+    assert json.loads(meta["docetl_provenance"])["config"]["note"] == "caf\udce8"
+    assert 'run enrich/stats: config note: "caf\\udce9" -> "caf\\udce8"' in run.log

@@ -115,7 +115,8 @@ def snapshot(runner: Any) -> dict[OpKey, Provenance]:
 
 
 def encode(prov: Provenance) -> str:
-    return json.dumps(prov, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # ASCII: a config may hold lone surrogates, which the store's str meta cannot carry
+    return json.dumps(prov, sort_keys=True, separators=(",", ":"))
 
 
 def decode_json(text: str | None) -> Any:

@@ -68,7 +68,8 @@ class RunLog:
         # DocETL's console is rich's: a reason holding "[...]" must not read as markup
         from rich.markup import escape
 
-        console.log(f"[dim]{PREFIX}:[/dim] {escape(text)}")
+        safe = text.encode("utf-8", "backslashreplace").decode("utf-8")  # lone surrogates
+        console.log(f"[dim]{PREFIX}:[/dim] {escape(safe)}")
 
     # -- the store's calls ----------------------------------------------------
 
@@ -113,6 +114,6 @@ class RunLog:
             out[META_PROVENANCE] = provenance.encode(prov)
         reasons = self._pending.pop((step, op), None)
         if reasons is not None:
-            out[META_REASONS] = json.dumps(reasons, ensure_ascii=False)
+            out[META_REASONS] = json.dumps(reasons)  # ASCII, as `provenance.encode`
         self.meter.mark(runner)
         return out
