@@ -72,13 +72,13 @@ def entries_reader(intermediate_dir: str) -> Any:
     local = not _is_url(intermediate_dir)
     if local and not os.path.isdir(intermediate_dir):
         return lambda step, op: None  # opening a store must not create the folder
-    from docetl_checkpoint.manager import CheckpointManager
+    from docetl_checkpoint.docetl.store import CheckpointStore
 
-    manager = CheckpointManager(intermediate_dir)
+    store = CheckpointStore(intermediate_dir, {}, adopt=False)  # adopting would write
     legacy = _json_layout_info(intermediate_dir) if local else {}
 
     def info(step: str, op: str) -> dict[str, Any] | None:
-        entry: dict[str, Any] | None = manager.info(step, op)
+        entry: dict[str, Any] | None = store.info(step, op)
         # adoption imports the JSON file over the store's checkpoint
         return legacy.get((step, op), entry)
 

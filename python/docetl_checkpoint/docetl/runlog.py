@@ -55,7 +55,7 @@ class RunLog:
             return None
         return Checker(
             runner,
-            store.manager.info,
+            store.info,
             store.inputs.current,
             store.inputs.file_datasets(),
             self._provenance(runner),
@@ -79,7 +79,7 @@ class RunLog:
             return
         if hit:
             self._pending.pop((step, op), None)
-            entry = store.manager.info(step, op) or {}
+            entry = store.info(step, op) or {}
             spent = cost_meta.cost_of(entry.get("meta"))
             note = f" (computing it cost {cost_meta.describe(spent)})" if spent else ""
             self._say(f"reuse {step}/{op}{note}")

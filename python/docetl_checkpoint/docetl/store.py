@@ -175,6 +175,10 @@ class CheckpointStore:
     def has_hash(self, step_name: str, op_name: str) -> bool:
         return op_name in self.op_hashes.get(step_name, {})
 
+    def info(self, step_name: str, op_name: str) -> dict[str, Any] | None:
+        """The manifest entry of (step, op) as DocETL names them (with its `meta`), or None."""
+        return self.manager.info(step_name, op_name)
+
     # -- batches ------------------------------------------------------------------
 
     def list_batches(self, op_name: str) -> list[int]:
