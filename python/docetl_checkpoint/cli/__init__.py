@@ -44,7 +44,7 @@ def column_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from docetl_checkpoint.cli import browse, diff, maintain, stats
+    from docetl_checkpoint.cli import browse, diff, maintain, plan, stats
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -138,6 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = command("import-docetl", "adopt a folder written by DocETL's JSON checkpoint store")
     p.set_defaults(func=maintain.cmd_import_docetl)
+
+    p = sub.add_parser(
+        "plan",
+        help="what running a DocETL pipeline would reuse or recompute, and why (a dry run)",
+        description="For every operation of the pipeline, in order: reuse or run, and why. "
+        "Calls no LLM and writes nothing; needs DocETL.",
+    )
+    p.add_argument("pipeline", metavar="PIPELINE.yaml", help="the DocETL pipeline")
+    json_flag(p)
+    p.set_defaults(func=plan.cmd_plan)
     return parser
 
 

@@ -6,7 +6,7 @@ import argparse
 import os
 from typing import Any
 
-from docetl_checkpoint.cli import render
+from docetl_checkpoint.cli import provenance, render
 from docetl_checkpoint.cli.common import EXIT_OK, CliError, open_store, require
 
 # where an op hash is kept in a checkpoint's meta: by callers of `save(meta=...)`,
@@ -58,9 +58,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
         del headers[4]
         for row in rows:
             del row[4]
+    if any(provenance.cost_cell(e) for e in entries):  # what DocETL's LLM calls cost
+        headers.insert(-1, "COST")
+        for row, e in zip(rows, entries, strict=True):
+            row.insert(-1, provenance.cost_cell(e))
     width = render.terminal_width()
     mark = render.ellipsis()
-    right = [h in ("ROWS", "COLS", "LOGICAL", "ON DISK") for h in headers]
+    right = [h in ("ROWS", "COLS", "LOGICAL", "ON DISK", "COST") for h in headers]
     lines = render.table_lines(headers, rows, width, right, mark)
     if lines is None:  # a very narrow terminal
         lines = [" ".join(r) for r in rows]
@@ -159,6 +163,7 @@ def cmd_info(args: argparse.Namespace) -> int:
             num_columns=len(entry["column_names"]),
             op_hash=op_hash,
             schema=[{"name": n, "type": t} for n, t in schema],
+            **provenance.info_json(meta),
         )
         print(render.dumps(out))
         return EXIT_OK
@@ -194,7 +199,9 @@ def cmd_info(args: argparse.Namespace) -> int:
         pairs.insert(2, ("file", str(entry["file"])))
     if entry.get("records_digest"):
         pairs.append(("records digest", str(entry["records_digest"])))
-    pairs += [(f"meta {k}", str(v)) for k, v in sorted(meta.items()) if k not in OP_HASH_KEYS]
+    pairs += provenance.info_pairs(meta)
+    hidden = OP_HASH_KEYS + provenance.DECODED_KEYS
+    pairs += [(f"meta {k}", str(v)) for k, v in sorted(meta.items()) if k not in hidden]
     print("\n".join(render.aligned(pairs)))
     print("schema")
     for line in render.aligned([(f"  {n}", t) for n, t in schema]):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from docetl_checkpoint.cli import render
+from docetl_checkpoint.cli import provenance, render
 from docetl_checkpoint.cli.common import EXIT_OK, open_store
 
 
@@ -69,8 +69,12 @@ def stats_lines(stats: dict[str, Any]) -> list[tuple[str, str]]:
 def cmd_stats(args: argparse.Namespace) -> int:
     store = open_store(args.dir)
     stats = store.stats()
+    latest = provenance.latest_run(store.entries())  # what reuse saved a DocETL run
     if args.json:
-        print(render.dumps(stats))
+        print(render.dumps(dict(stats, latest_run=latest) if latest else stats))
         return EXIT_OK
-    print("\n".join(render.aligned([("store", args.dir)] + stats_lines(stats))))
+    pairs = [("store", args.dir)] + stats_lines(stats)
+    if latest:
+        pairs.append(("latest run", provenance.latest_run_text(latest)))
+    print("\n".join(render.aligned(pairs)))
     return EXIT_OK

@@ -9,6 +9,7 @@ from typing import Any
 from docetl_checkpoint.docetl import folders
 from docetl_checkpoint.docetl.folders import META_INPUTS, META_OP_HASH, META_ORIGIN
 from docetl_checkpoint.docetl.inputs import Digests, InputTracker, decode, encode
+from docetl_checkpoint.docetl.runlog import RunLog
 from docetl_checkpoint.manager import CheckpointManager
 
 Record = dict[str, Any]
@@ -58,6 +59,10 @@ class CheckpointStore:
         self.op_hashes = op_hashes
         self.bypass = bypass
         self.inputs = InputTracker(runner, datasets)
+        # why each op runs or is reused, and its cost (needs the runner)
+        self.runlog = RunLog()
+        if runner is not None:
+            self.runlog.bind(runner)
         self._adopt = adopt
         self._adopted = False
         self._manager: CheckpointManager | None = None
@@ -72,6 +77,7 @@ class CheckpointStore:
     def bind_runner(self, runner: Any) -> None:
         """Track the input datasets of `runner` (done by `install()` for you)."""
         self.inputs.bind(runner)
+        self.runlog.bind(runner)
 
     @property
     def manager(self) -> CheckpointManager:
@@ -101,7 +107,13 @@ class CheckpointStore:
         None when bypassed, when the op has no hash (scans), when there is no
         checkpoint, when its op hash differs from the current one, or when an
         input file it descends from changed since it was computed.
+        Tells the runner's console which, and why (see `runlog`).
         """
+        data = self._load_current(step_name, op_name)
+        self.runlog.loaded(self, step_name, op_name, data is not None)
+        return data
+
+    def _load_current(self, step_name: str, op_name: str) -> list[Record] | None:
         if self.bypass:
             return None
         current_hash = self._current_hash(step_name, op_name)
@@ -127,10 +139,14 @@ class CheckpointStore:
 
     def save(self, step_name: str, op_name: str, data: list[Record]) -> str:
         """Commit `data` as (step, op) with its op hash and input digests; returns the path."""
-        return self._save(step_name, op_name, data, self.inputs.for_save(step_name), "run")
+        extra = self.runlog.save_meta(self, step_name, op_name)
+        return self._save(
+            step_name, op_name, data, self.inputs.for_save(step_name), "run", extra=extra
+        )
 
     def clear_stale(self, step_name: str, op_name: str) -> None:
         """Drop (step, op) before DocETL recomputes it, as DocETL's store does."""
+        self.runlog.clearing(self, step_name, op_name)
         self.inputs.note_scan(step_name, op_name)
         self.manager.delete(step_name, op_name)
 
@@ -158,6 +174,10 @@ class CheckpointStore:
 
     def has_hash(self, step_name: str, op_name: str) -> bool:
         return op_name in self.op_hashes.get(step_name, {})
+
+    def info(self, step_name: str, op_name: str) -> dict[str, Any] | None:
+        """The manifest entry of (step, op) as DocETL names them (with its `meta`), or None."""
+        return self.manager.info(step_name, op_name)
 
     # -- batches ------------------------------------------------------------------
 
@@ -212,8 +232,10 @@ class CheckpointStore:
         origin: str,
         op_hash: str | None = None,
         manager: CheckpointManager | None = None,
+        extra: dict[str, str] | None = None,
     ) -> str:
         if op_hash is None:
             op_hash = self.op_hashes[step_name][op_name]
         meta = {META_OP_HASH: op_hash, META_INPUTS: encode(digests), META_ORIGIN: origin}
+        meta.update(extra or {})
         return (manager or self.manager).save(step_name, op_name, data, meta=meta)
