@@ -59,6 +59,10 @@ pub struct Segment {
 pub struct Manifest {
     pub format: String,
     pub generation: u64,
+    /// What made this generation ("save", "delete", "clear", "gc", "recover"):
+    /// a writer that lost its commit to gc retries without counting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_by: Option<String>,
     pub next_value_id: u64,
     pub entries: Vec<Entry>,
     pub segments: Vec<Segment>,
@@ -69,6 +73,7 @@ impl Default for Manifest {
         Manifest {
             format: FORMAT.to_string(),
             generation: 0,
+            committed_by: None,
             next_value_id: 0,
             entries: Vec::new(),
             segments: Vec::new(),

@@ -240,3 +240,24 @@ def test_readers_beside_gc_and_overwrites_never_fail(tmp_path: Path, store_locat
         w.wait(["r0", "gc"])
     finally:
         w.kill_all()
+
+
+def test_gc_never_starves_writers(tmp_path: Path, s3_env: None, s3_url: str) -> None:
+    """16 writer processes saving back to back beside a gc loop on S3: every
+    save commits (a commit lost to gc is retried without counting against the
+    writer's limit; gc is the one that yields)."""
+    w = Workers(s3_url, tmp_path / "sync")
+    names = [f"w{i}" for i in range(16)]
+    try:
+        w.start("gc", "gc")
+        for name in names:
+            w.start("churn", name, keys=[name], rounds=4)
+        w.go(timeout=300)
+        writers = w.wait(names, timeout=600)
+        w.stop()
+        assert w.wait(["gc"])["gc"]["rounds"] >= 1
+    finally:
+        w.kill_all()
+    expected = {("churn", k): d for res in writers.values() for k, d in res["final"].items()}
+    assert len(expected) == 16
+    assert_store_holds(s3_url, expected, "after 16 writers beside a gc loop")

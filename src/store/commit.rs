@@ -22,37 +22,60 @@ pub(super) enum Plan<T> {
 /// Commits that lose to other writers retry; this many losses in a row
 /// means the store is too contended (or something keeps rewriting it).
 const MAX_COMMIT_ATTEMPTS: u32 = 64;
+/// Losses to gc are not counted against a writer (gc must never starve
+/// saves), up to this many, in case something runs gc without pause.
+const MAX_LOSSES_TO_GC: u32 = 1024;
+/// gc yields sooner: it can run again later, a save cannot wait.
+const GC_COMMIT_ATTEMPTS: u32 = 8;
 
 impl Store {
     /// Runs `plan` on the newest manifest and commits what it changed; returns
     /// the manifest as committed (or as read, when skipped) and the plan's value.
+    /// `by` names the operation in the manifest it commits.
     pub(super) fn commit_planned<T>(
         &self,
+        by: &'static str,
         mut plan: impl FnMut(&mut Manifest) -> Result<Plan<T>>,
     ) -> Result<(Manifest, T)> {
-        let mut attempt = 0;
+        let (mut attempt, mut losses_to_gc) = (0, 0);
         loop {
             let mut manifest = self.manifest()?;
+            // a writer that lost to gc plans again on gc's manifest, uncounted
+            let lost_to_gc = attempt > 0
+                && by != "gc"
+                && manifest.committed_by.as_deref() == Some("gc")
+                && losses_to_gc < MAX_LOSSES_TO_GC;
+            if lost_to_gc {
+                losses_to_gc += 1;
+                attempt -= 1;
+            }
             match plan(&mut manifest)? {
                 Plan::Skip(value) => return Ok((manifest, value)),
                 Plan::Commit(files, value) => {
+                    manifest.committed_by = Some(by.to_string());
                     if self.storage.commit(&mut manifest, &files)? == Commit::Done {
                         return Ok((manifest, value));
                     }
                 }
                 Plan::Again => {}
             }
-            attempt = retry_after_conflict(attempt)?;
+            let cap = if by == "gc" {
+                GC_COMMIT_ATTEMPTS
+            } else {
+                MAX_COMMIT_ATTEMPTS
+            };
+            attempt = retry_after_conflict(by, attempt, cap)?;
         }
     }
 }
 
 /// Counts a lost commit and waits a little (jittered, growing) before the next.
-fn retry_after_conflict(attempt: u32) -> Result<u32> {
+fn retry_after_conflict(by: &str, attempt: u32, cap: u32) -> Result<u32> {
     let attempt = attempt + 1;
-    if attempt >= MAX_COMMIT_ATTEMPTS {
+    if attempt >= cap {
         return Err(Error::CommitConflict(format!(
-            "gave up after {attempt} commits lost to concurrent writers"
+            "{by} gave up after {attempt} commits lost to concurrent writers; nothing was \
+             changed, and it can be run again"
         )));
     }
     let jitter = u64::from_str_radix(&fsio::unique_suffix()[..4], 16).unwrap_or(0) % 20;

@@ -44,7 +44,7 @@ impl Store {
         }
         let _lock = self.storage.lock_writers()?;
         let before = self.storage.footprint()?;
-        let (manifest, (dropped, mut report)) = self.commit_planned(|manifest| {
+        let (manifest, (dropped, mut report)) = self.commit_planned("gc", |manifest| {
             let mut report = GcReport::default();
             let split = match self.collect_segments(manifest, &mut report) {
                 // a writer replaced a file since (object stores: no lock holds it

@@ -119,6 +119,7 @@ impl Store {
         // past every generation there is, damaged ones included (object
         // stores: the commit creates the next one, or loses to a writer)
         manifest.generation = self.storage.highest_generation()?;
+        manifest.committed_by = Some("recover".to_string());
         if self.storage.commit(&mut manifest, &[])? == Commit::Conflict {
             return Err(Error::CommitConflict(
                 "another writer committed while the manifest was rebuilt: run recover again"

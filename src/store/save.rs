@@ -91,7 +91,7 @@ impl Store {
             .to_hex()
             .to_string();
         let _lock = self.storage.lock_writers()?;
-        let (manifest, (file, previous)) = self.commit_planned(|manifest| {
+        let (manifest, (file, previous)) = self.commit_planned("save", |manifest| {
             let previous = manifest.find(&step, &op).cloned();
             if let Some(prev) = &previous {
                 if prev.kind != kind {
@@ -226,7 +226,7 @@ impl Store {
             return Ok(false);
         }
         let _lock = self.storage.lock_writers()?;
-        let (manifest, gone) = self.commit_planned(|manifest| {
+        let (manifest, gone) = self.commit_planned("delete", |manifest| {
             let Some(gone) = manifest.find(step, op).cloned() else {
                 return Ok(Plan::Skip(None));
             };
@@ -252,7 +252,7 @@ impl Store {
         }
         let (_, gone) = {
             let _lock = self.storage.lock_writers()?;
-            self.commit_planned(|manifest| {
+            self.commit_planned("clear", |manifest| {
                 Ok(Plan::Commit(
                     Vec::new(),
                     std::mem::take(&mut manifest.entries),

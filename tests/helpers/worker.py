@@ -115,11 +115,17 @@ def main() -> None:
                 break
         result.update(loads=loads, saw_data=sum(seen_data.values()))
     elif mode == "gc":
-        rounds = 0
+        from docetl_checkpoint import CommitConflictError
+
+        rounds = yielded = 0
         while not stop.exists():
-            shared.gc()
+            try:
+                shared.gc()
+            except CommitConflictError:  # gc yields to writers; it runs again later
+                yielded += 1
             rounds += 1
         result["rounds"] = rounds
+        result["yielded"] = yielded
     else:
         raise SystemExit(f"unknown mode {mode}")
 
