@@ -114,10 +114,10 @@ class CheckpointStore:
         meta = entry.get("meta") or {}
         if meta.get(META_OP_HASH) != current_hash:
             return None
-        digests = self.inputs.current(step_name)
+        recorded = meta.get(META_INPUTS)
+        digests = self.inputs.current(step_name, decode(recorded))
         # a folder imported without its pipeline (`adopt_docetl_folder`) has no
         # recorded inputs: like DocETL, it is trusted on its op hash alone
-        recorded = meta.get(META_INPUTS)
         if recorded is not None and decode(recorded) != digests:
             return None
         data = manager.load(step_name, op_name)
