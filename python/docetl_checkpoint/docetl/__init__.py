@@ -72,13 +72,22 @@ def is_installed() -> bool:
 def _patches() -> list[tuple[Any, str, Callable[[Any], Any]]]:
     """(owner, attribute, wrap) of what `install()` patches in DocETL besides its store.
 
-    Dataset loading (`scans`: input digests of the bytes actually read).
+    The optimizers' readers of the JSON layout (`readers`) and dataset loading
+    (`scans`: input digests of the bytes actually read).
     """
     import docetl.dataset
+    import docetl.optimizers.fast_decomposer as fast_decomposer
+    import docetl.optimizers.fast_should_optimize as fast_should_optimize
 
-    from docetl_checkpoint.docetl import scans
+    from docetl_checkpoint.docetl import readers, scans
 
     return [
+        (
+            fast_should_optimize.FastShouldOptimizeAnalyzer,
+            "load_operation_data",
+            readers.wrap_load_operation_data,
+        ),
+        (fast_decomposer.FastDecomposer, "load_sample_data", readers.wrap_load_sample_data),
         (docetl.dataset.DataLoader, "load", scans.wrap_load),
         (docetl.dataset, "get_parser", scans.wrap_get_parser),
     ]
@@ -87,7 +96,8 @@ def _patches() -> list[tuple[Any, str, Callable[[Any], Any]]]:
 def install() -> Installation:
     """Make every `DSLRunner` that builds its store from now on use `CheckpointStore`.
 
-    Also wraps DocETL's dataset loading to digest what it reads. Idempotent. Usable as
+    Also teaches DocETL's optimizers to read checkpoints from the store and
+    wraps its dataset loading to digest what it reads. Idempotent. Usable as
     a context manager, which undoes the install on exit unless it was already
     installed on entry. Needs DocETL (imported here).
     """
@@ -123,7 +133,7 @@ def install() -> Installation:
 
 
 def uninstall() -> None:
-    """Give DocETL its own store (and dataset loading) back.
+    """Give DocETL its own store (and readers, and loading) back.
 
     Affects runners that build their store from now on: a runner that
     already built one of ours keeps it until its `intermediate_dir` changes.
