@@ -99,14 +99,18 @@ def install() -> Installation:
     Also teaches DocETL's optimizers to read checkpoints from the store and
     wraps its dataset loading to digest what it reads. Idempotent. Usable as
     a context manager, which undoes the install on exit unless it was already
-    installed on entry. Needs DocETL (imported here).
+    installed on entry. Needs DocETL (imported here); warns once when its
+    version is not one the tests cover.
     """
     import docetl.checkpoint
     import docetl.runner
 
+    from docetl_checkpoint.docetl.versions import check_docetl_version
+
     with _lock:
         if _saved:
             return Installation(True)
+        check_docetl_version()
         runner_cls = docetl.runner.DSLRunner
         original = runner_cls.__dict__["checkpoints"]
         if not isinstance(original, property) or original.fget is None:
