@@ -172,7 +172,8 @@ def _read(path: Any) -> str:
 def _fake_modules(monkeypatch: pytest.MonkeyPatch) -> None:
     """Stand-ins for the libraries DocETL's parsers import (not installed here).
 
-    Each reads the file it is given with `open`, as the real library would.
+    Each reads the file it is given, as the real library would; none touches
+    the network (the Azure client is a local fake).
     """
     ns = types.SimpleNamespace
 
@@ -204,12 +205,59 @@ def _fake_modules(monkeypatch: pytest.MonkeyPatch) -> None:
 
     llama_core.SimpleDirectoryReader = SimpleDirectoryReader  # type: ignore[attr-defined]
     llama_index.core = llama_core  # type: ignore[attr-defined]
+
+    class Pdf:  # fitz (PyMuPDF): one page whose text is the file's
+        def __init__(self, path: str) -> None:
+            self.text = _read(path)
+
+        def __enter__(self) -> Pdf:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            pass
+
+        def __len__(self) -> int:
+            return 1
+
+        def __getitem__(self, index: int) -> Any:
+            return ns(get_text=lambda: self.text, get_images=lambda full: [])
+
+    fitz = types.ModuleType("fitz")
+    fitz.open = Pdf  # type: ignore[attr-defined]
+    paddleocr = types.ModuleType("paddleocr")
+    paddleocr.PaddleOCR = lambda **kwargs: None  # type: ignore[attr-defined]
+
+    class Client:  # Azure Document Intelligence: sends the file, gets its lines back
+        def __init__(self, endpoint: str, credential: Any) -> None:
+            pass
+
+        def begin_analyze_document(self, model: str, document: Any) -> Any:
+            text = document.read().decode()
+            page = ns(lines=[ns(content=text)], selection_marks=None)
+            return ns(result=lambda: ns(styles=[], pages=[page], content=text))
+
+    azure_di = types.ModuleType("azure.ai.documentintelligence")
+    azure_di.DocumentIntelligenceClient = Client  # type: ignore[attr-defined]
+    azure_models = types.ModuleType("azure.ai.documentintelligence.models")
+    azure_models.AnalyzeDocumentRequest = dict  # type: ignore[attr-defined]
+    azure_credentials = types.ModuleType("azure.core.credentials")
+    azure_credentials.AzureKeyCredential = str  # type: ignore[attr-defined]
+    monkeypatch.setenv("DOCUMENTINTELLIGENCE_API_KEY", "test-key")
+    monkeypatch.setenv("DOCUMENTINTELLIGENCE_ENDPOINT", "http://127.0.0.1:9")
     for name, module in {
         "docx": docx,
         "pptx": pptx,
         "openpyxl": openpyxl,
         "llama_index": llama_index,
         "llama_index.core": llama_core,
+        "fitz": fitz,
+        "paddleocr": paddleocr,
+        "azure": types.ModuleType("azure"),
+        "azure.ai": types.ModuleType("azure.ai"),
+        "azure.ai.documentintelligence": azure_di,
+        "azure.ai.documentintelligence.models": azure_models,
+        "azure.core": types.ModuleType("azure.core"),
+        "azure.core.credentials": azure_credentials,
     }.items():
         monkeypatch.setitem(sys.modules, name, module)
     import litellm
@@ -229,10 +277,10 @@ RUN_HERE = {
     "xlsx_to_string": "d.xlsx",
     "whisper_speech_to_text": "d.mp3",
     "llama_index_simple_directory_reader": "folder",
+    "paddleocr_pdf_to_string": "d.pdf",
+    "azure_di_read": "d.pdf",
 }
 NOT_RUN = {
-    "azure_di_read": "sends the file to Azure; the file named by input_key is tracked alike",
-    "paddleocr_pdf_to_string": "needs paddleocr; the file named by input_key is tracked alike",
     "llama_index_wikipedia_reader": "fetches pages over the network: cannot be tracked",
 }
 
