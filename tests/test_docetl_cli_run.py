@@ -122,3 +122,18 @@ def test_run_is_listed_in_the_help(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--help"]) == 0
     assert "run a pipeline as `docetl run` does" in capsys.readouterr().out
+
+
+def test_run_without_docetl_says_so(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import importlib.util
+
+    from docetl_checkpoint.cli import main
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "docetl" else real(name, *a)
+    )
+    assert main(["run", "p.yaml"]) == 2
+    assert "needs DocETL" in capsys.readouterr().err

@@ -14,8 +14,16 @@ from collections.abc import Sequence
 
 def run_docetl(args: Sequence[str], prog_name: str) -> int:
     """Run `docetl run ARGS...` with the store installed; returns DocETL's exit status."""
+    import importlib.util
+
     from docetl_checkpoint.docetl import install
 
+    if importlib.util.find_spec("docetl") is None:
+        print(
+            f"{prog_name}: error: `run` needs DocETL: pip install 'docetl-checkpoint[docetl]'",
+            file=sys.stderr,
+        )
+        return 2
     install()
     from docetl.cli import app  # after install(): DocETL's CLI then builds our store
 
