@@ -25,9 +25,12 @@ class CheckpointStore:
       batches at `<dir>/<op>_batches/batch_<i>.parquet`), committed atomically
       with their op hash through the store's manifest.
     - A checkpoint is reused only when its op hash equals the current one *and*
-      the content of the input dataset files its step descends from is
-      unchanged (see `docetl_checkpoint.docetl.inputs`). DocETL's store checks
-      the op hash only.
+      what DocETL read to build the datasets its step descends from is
+      unchanged: dataset files and folders, files opened by DocETL's parsing
+      tools, user-defined parsing tools' code, in-memory DataFrames (see
+      `docetl_checkpoint.docetl.inputs`). DocETL's store checks the op hash only.
+    - `list_batches`/`load_batches`/`load_batch` see only the op's current
+      run's batches (see `docetl_checkpoint.docetl.batches`).
     - A folder written by DocETL's JSON store is adopted on first use: its
       checkpoints and batches are imported with their op hashes (trusted to
       match the inputs as they are then, as DocETL would) and the JSON files
