@@ -141,6 +141,25 @@ def test_file_read_by_txt_to_string_counts(root: Path) -> None:
     assert again.reused == [("read", "measure")]
 
 
+def test_relative_paths_in_the_listing_as_in_the_issue(
+    root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`files.json` lists `{"path": "docs/d2.txt"}`, read relative to where the run starts."""
+    monkeypatch.chdir(root)
+    (root / "docs").mkdir()
+    (root / "docs" / "d2.txt").write_text("the first version")
+    (root / "files.json").write_text(json.dumps([{"path": "docs/d2.txt"}]))
+    dataset = parse_dataset(Path("files.json"), "txt_to_string")
+    cfg = config(root, "ours", dataset)
+    assert run_ours(cfg).output[0]["head"] == "the first version"
+    (root / "docs" / "d2.txt").write_text("the second version")
+    rerun = run_ours(cfg)
+    assert rerun.reused == []
+    assert rerun.output[0]["head"] == "the second version"
+    recorded = json.loads(rerun.store.manager.info("read", "measure")["meta"]["docetl_inputs"])
+    assert f"files|file:{root / 'docs' / 'd2.txt'}" in recorded  # keyed by absolute path
+
+
 class _Cell:
     def __init__(self, value: Any, column: int) -> None:
         self.value = value
