@@ -340,3 +340,8 @@ def no_network() -> Iterator[list[Any]]:
     finally:
         for (owner, name), original in originals.items():
             setattr(owner, name, original)
+
+
+def docetl_json_files(folder: Path) -> list[Path]:
+    """The JSON files of DocETL's layout under `folder` (not the store's own manifest)."""
+    return sorted(p for p in folder.rglob("*.json") if ".docetl_checkpoint" not in p.parts)

@@ -148,6 +148,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("pipeline", metavar="PIPELINE.yaml", help="the DocETL pipeline")
     json_flag(p)
     p.set_defaults(func=plan.cmd_plan)
+
+    # listed for --help only: main() hands `run ...` to DocETL's CLI before parsing
+    p = sub.add_parser(
+        "run",
+        help="run a pipeline as `docetl run` does, with this store (options: DocETL's)",
+        add_help=False,
+    )
+    p.add_argument("docetl_args", nargs=argparse.REMAINDER, metavar="PIPELINE.yaml ...")
     return parser
 
 
@@ -157,6 +165,11 @@ def _report(message: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with `argv` (default `sys.argv[1:]`); returns the exit status."""
+    args_given = list(sys.argv[1:] if argv is None else argv)
+    if args_given[:1] == ["run"]:  # DocETL's own `run`, untouched (cli/run.py)
+        from docetl_checkpoint.cli.run import run_docetl
+
+        return run_docetl(args_given[1:], PROG)
     reconfigure = getattr(sys.stdout, "reconfigure", None)
     if reconfigure is not None:
         reconfigure(errors="replace")

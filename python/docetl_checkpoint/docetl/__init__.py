@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from types import TracebackType
 from typing import Any
 
@@ -68,18 +69,48 @@ def is_installed() -> bool:
     return bool(_saved)
 
 
+def _patches() -> list[tuple[Any, str, Callable[[Any], Any]]]:
+    """(owner, attribute, wrap) of what `install()` patches in DocETL besides its store.
+
+    The optimizers' readers of the JSON layout (`readers`) and dataset loading
+    (`scans`: input digests of the bytes actually read).
+    """
+    import docetl.dataset
+    import docetl.optimizers.fast_decomposer as fast_decomposer
+    import docetl.optimizers.fast_should_optimize as fast_should_optimize
+
+    from docetl_checkpoint.docetl import readers, scans
+
+    return [
+        (
+            fast_should_optimize.FastShouldOptimizeAnalyzer,
+            "load_operation_data",
+            readers.wrap_load_operation_data,
+        ),
+        (fast_decomposer.FastDecomposer, "load_sample_data", readers.wrap_load_sample_data),
+        (docetl.dataset.DataLoader, "load", scans.wrap_load),
+        (docetl.dataset, "get_parser", scans.wrap_get_parser),
+    ]
+
+
 def install() -> Installation:
     """Make every `DSLRunner` that builds its store from now on use `CheckpointStore`.
 
-    Idempotent. Usable as a context manager, which undoes the install on exit
-    unless it was already installed on entry. Needs DocETL (imported here).
+    Also teaches DocETL's optimizers to read checkpoints from the store and
+    wraps its dataset loading to digest what it reads. Idempotent. Usable as
+    a context manager, which undoes the install on exit unless it was already
+    installed on entry. Needs DocETL (imported here); warns once when its
+    version is not one the tests cover.
     """
     import docetl.checkpoint
     import docetl.runner
 
+    from docetl_checkpoint.docetl.versions import check_docetl_version
+
     with _lock:
         if _saved:
             return Installation(True)
+        check_docetl_version()
         runner_cls = docetl.runner.DSLRunner
         original = runner_cls.__dict__["checkpoints"]
         if not isinstance(original, property) or original.fget is None:
@@ -92,18 +123,25 @@ def install() -> Installation:
                 store.bind_runner(self)
             return store
 
+        patched = []
+        for owner, name, wrap in _patches():
+            previous = owner.__dict__[name]
+            patched.append((owner, name, previous))
+            setattr(owner, name, wrap(previous))
         _saved["store"] = docetl.checkpoint.CheckpointStore
         _saved["property"] = original
+        _saved["patched"] = patched
         docetl.checkpoint.CheckpointStore = CheckpointStore
         runner_cls.checkpoints = property(checkpoints, doc=original.__doc__)
         return Installation(False)
 
 
 def uninstall() -> None:
-    """Give DocETL its own store back for runners that build their store from now on.
+    """Give DocETL its own store (and readers, and loading) back.
 
-    A runner that already built one of ours keeps it until its
-    `intermediate_dir` changes. No-op when not installed.
+    Affects runners that build their store from now on: a runner that
+    already built one of ours keeps it until its `intermediate_dir` changes.
+    No-op when not installed.
     """
     import docetl.checkpoint
     import docetl.runner
@@ -111,6 +149,8 @@ def uninstall() -> None:
     with _lock:
         if not _saved:
             return
+        for owner, name, previous in reversed(_saved.pop("patched")):
+            setattr(owner, name, previous)
         docetl.checkpoint.CheckpointStore = _saved.pop("store")
         docetl.runner.DSLRunner.checkpoints = _saved.pop("property")
 

@@ -72,9 +72,27 @@ def _remove_if_empty(folder: str) -> None:
         pass
 
 
+def local_folder(base_dir: str | os.PathLike[str]) -> str | None:
+    """The local folder of a path or `file://` URL; None for object storage (`s3://...`).
+
+    DocETL's JSON layout only exists in local folders (its store uses `os.path`).
+    """
+    base = os.fspath(base_dir)
+    if base.startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        parts = urlsplit(base)
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f"not a local file URL: {base}")
+        return unquote(parts.path)
+    return None if "://" in base else base
+
+
 def has_json_layout(base_dir: str | os.PathLike[str]) -> bool:
     """Whether the folder holds anything DocETL's JSON store wrote."""
-    base = os.fspath(base_dir)
+    base = local_folder(base_dir)
+    if base is None:
+        return False
     if os.path.exists(os.path.join(base, CONFIG_NAME)):
         return True
     return any(True for _ in _batch_files(base))
@@ -97,20 +115,26 @@ def _batch_files(base: str) -> list[tuple[str, int, str]]:
 
 
 def adopt_json_layout(
-    manager: CheckpointManager, base_dir: str | os.PathLike[str], save: SaveFn
+    manager: CheckpointManager,
+    base_dir: str | os.PathLike[str],
+    save: SaveFn,
+    batch_meta: Callable[[str], dict[str, str]] | None = None,
 ) -> list[tuple[str, str]]:
     """Import DocETL's JSON checkpoints and batches into `manager`'s store.
 
-    `save(step, op, records, op_hash)` commits one checkpoint. A JSON file is
+    `save(step, op, records, op_hash)` commits one checkpoint; `batch_meta(op)`
+    gives what to record with an imported batch of `op`. A JSON file is
     removed once its import is committed, the config file last, so an
     interrupted adoption resumes where it stopped. A JSON checkpoint equal to
     the store's current one with the same op hash (an in-place export read
     back) is not re-imported, so the store's own input digests survive.
     Returns the (step, op) pairs imported, batches as (`<op>_batches`, `batch_<i>`).
     """
-    base = os.fspath(base_dir)
-    config_path = os.path.join(base, CONFIG_NAME)
+    base = local_folder(base_dir)
     imported: list[tuple[str, str]] = []
+    if base is None:
+        return imported
+    config_path = os.path.join(base, CONFIG_NAME)
     config = _read_json(config_path) if os.path.exists(config_path) else _GONE
     if config is not _GONE:
         if not isinstance(config, dict):
@@ -138,7 +162,8 @@ def adopt_json_layout(
         records = _read_json(path)
         if records is _GONE:
             continue
-        manager.save_batch(op, index, records, meta={META_ORIGIN: "docetl-json"})
+        meta = {**(batch_meta(op) if batch_meta else {}), META_ORIGIN: "docetl-json"}
+        manager.save_batch(op, index, records, meta=meta)
         imported.append((f"{op}_batches", f"batch_{index}"))
         _unlink(path)
         _remove_if_empty(os.path.dirname(path))
@@ -154,7 +179,12 @@ def export_json_layout(manager: CheckpointManager, dest_dir: str | os.PathLike[s
     recorded with it (merged into an existing config). DocETL's store then
     reuses them as if it had written them. Returns the paths written.
     """
-    dest = os.fspath(dest_dir)
+    dest = local_folder(dest_dir)
+    if dest is None:
+        raise ValueError(
+            f"cannot export to {os.fspath(dest_dir)}: DocETL's JSON layout is written to a "
+            "local folder (a path or file:// URL)"
+        )
     written: list[str] = []
     hashes: dict[str, dict[str, str]] = {}
     for entry in manager.entries():
@@ -186,3 +216,30 @@ def export_json_layout(manager: CheckpointManager, dest_dir: str | os.PathLike[s
     _write_json(config_path, config, indent=2)
     written.append(config_path)
     return written
+
+
+def remove_json_layout(base_dir: str | os.PathLike[str]) -> list[str]:
+    """Delete what DocETL's JSON store writes in the folder, without reading any of it.
+
+    What `DSLRunner.clear_intermediate()` removes under DocETL's store (which
+    deletes the whole folder): the config, every `<step>/<op>.json` (any JSON
+    file one level down, outside hidden folders such as the store's own) and
+    every batch file. Folders left empty are removed. Returns the paths deleted.
+    """
+    base = local_folder(base_dir)
+    removed: list[str] = []
+    if base is None or not os.path.isdir(base):
+        return removed
+    for folder in sorted(os.scandir(base), key=lambda e: e.name):
+        if folder.name.startswith(".") or not folder.is_dir(follow_symlinks=False):
+            continue
+        for f in sorted(os.scandir(folder.path), key=lambda e: e.name):
+            if f.name.endswith(".json") and f.is_file(follow_symlinks=False):
+                _unlink(f.path)
+                removed.append(f.path)
+        _remove_if_empty(folder.path)
+    config_path = os.path.join(base, CONFIG_NAME)
+    if os.path.lexists(config_path):
+        _unlink(config_path)
+        removed.append(config_path)
+    return removed

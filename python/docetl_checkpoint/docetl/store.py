@@ -6,7 +6,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from docetl_checkpoint.docetl import folders
+from docetl_checkpoint.docetl import batches, folders
 from docetl_checkpoint.docetl.folders import META_INPUTS, META_OP_HASH, META_ORIGIN
 from docetl_checkpoint.docetl.inputs import Digests, InputTracker, decode, encode
 from docetl_checkpoint.docetl.runlog import RunLog
@@ -26,9 +26,12 @@ class CheckpointStore:
       batches at `<dir>/<op>_batches/batch_<i>.parquet`), committed atomically
       with their op hash through the store's manifest.
     - A checkpoint is reused only when its op hash equals the current one *and*
-      the content of the input dataset files its step descends from is
-      unchanged (see `docetl_checkpoint.docetl.inputs`). DocETL's store checks
-      the op hash only.
+      what DocETL read to build the datasets its step descends from is
+      unchanged: dataset files and folders, files opened by DocETL's parsing
+      tools, user-defined parsing tools' code, in-memory DataFrames (see
+      `docetl_checkpoint.docetl.inputs`). DocETL's store checks the op hash only.
+    - `list_batches`/`load_batches`/`load_batch` see only the op's current
+      run's batches (see `docetl_checkpoint.docetl.batches`).
     - A folder written by DocETL's JSON store is adopted on first use: its
       checkpoints and batches are imported with their op hashes (trusted to
       match the inputs as they are then, as DocETL would) and the JSON files
@@ -66,6 +69,7 @@ class CheckpointStore:
         self._adopt = adopt
         self._adopted = False
         self._manager: CheckpointManager | None = None
+        self._running: dict[str, str] = {}
 
     def __repr__(self) -> str:
         return f"docetl_checkpoint.docetl.CheckpointStore({os.fspath(self.base_dir)!r})"
@@ -126,16 +130,50 @@ class CheckpointStore:
         meta = entry.get("meta") or {}
         if meta.get(META_OP_HASH) != current_hash:
             return None
-        digests = self.inputs.current(step_name)
-        # a folder imported without its pipeline (`adopt_docetl_folder`) has no
-        # recorded inputs: like DocETL, it is trusted on its op hash alone
         recorded = meta.get(META_INPUTS)
+        if recorded is None and self.inputs.knows_inputs and self._tag_imported():
+            entry = manager.info(step_name, op_name)  # now with recorded inputs
+            meta = (entry or {}).get("meta") or {}
+            if entry is None or meta.get(META_OP_HASH) != current_hash:
+                return None
+            recorded = meta.get(META_INPUTS)
+        digests = self.inputs.current(step_name, decode(recorded))
+        # a folder imported without its pipeline (`adopt_docetl_folder`) and read
+        # without one has no recorded inputs: like DocETL, trusted on its op hash
         if recorded is not None and decode(recorded) != digests:
             return None
         data = manager.load(step_name, op_name)
         if data is not None:
             self.inputs.note_reused(digests)
         return data
+
+    def _tag_imported(self) -> bool:
+        """Record input digests with the checkpoints imported without their pipeline.
+
+        `docetl-checkpoint import-docetl` cannot know a folder's input files.
+        The first run that checks such a checkpoint knows them: every imported
+        checkpoint whose op hash matches this pipeline's is tagged with the
+        current digests of its inputs (trusted to match them, as in-run
+        adoption does), so later input edits invalidate it. Values are shared:
+        each costs one small file. Returns whether any was tagged.
+        """
+        tagged = False
+        for entry in self.manager.entries():
+            meta = entry.get("meta") or {}
+            if entry["kind"] != "checkpoint" or META_INPUTS in meta:
+                continue
+            step, op = entry["step"], entry["op"]
+            op_hash = meta.get(META_OP_HASH)
+            if op_hash is None or op_hash != self._current_hash(step, op):
+                continue
+            data = self.manager.load(step, op)
+            now = self.manager.info(step, op)
+            if data is None or now is None or now.get("file") != entry.get("file"):
+                continue  # replaced or removed by another process meanwhile
+            origin = meta.get(META_ORIGIN) or "docetl-json"
+            self._save(step, op, data, self.inputs.current(step), origin, op_hash)
+            tagged = True
+        return tagged
 
     def save(self, step_name: str, op_name: str, data: list[Record]) -> str:
         """Commit `data` as (step, op) with its op hash and input digests; returns the path."""
@@ -148,6 +186,7 @@ class CheckpointStore:
         """Drop (step, op) before DocETL recomputes it, as DocETL's store does."""
         self.runlog.clearing(self, step_name, op_name)
         self.inputs.note_scan(step_name, op_name)
+        self._running[op_name] = step_name  # whose batches `flush_batch` writes next
         self.manager.delete(step_name, op_name)
 
     def clear_all(self) -> None:
@@ -155,10 +194,13 @@ class CheckpointStore:
 
         DocETL's store deletes the folder; this one empties it through the
         store (so other processes see a consistent, empty store) and collects
-        the garbage. A DocETL JSON layout in the folder is adopted first, so
-        it goes too.
+        the garbage. DocETL's JSON layout in the folder (its config, every
+        `<step>/<op>.json`, every batch file) is deleted unread, as DocETL
+        would: a damaged config cannot stop the clearing.
         """
-        self.manager.clear()
+        self._open().clear()
+        folders.remove_json_layout(self.base_dir)
+        self._adopted = True  # nothing left to adopt
 
     def flush_batch(self, op_name: str, batch_index: int, data: list[Record]) -> str:
         """Commit a partial result of `op_name`; returns its path.
@@ -166,11 +208,19 @@ class CheckpointStore:
         Values it shares with the operation's final output are stored once.
         """
         meta: dict[str, str] = {}
-        steps = [s for s, ops in self.op_hashes.items() if op_name in ops]
-        if len(steps) == 1:
-            meta[META_OP_HASH] = self.op_hashes[steps[0]][op_name]
-            meta[META_INPUTS] = encode(self.inputs.for_save(steps[0]))
+        step = self._step_of(op_name)
+        if step is not None:
+            meta[META_OP_HASH] = self.op_hashes[step][op_name]
+            meta[META_INPUTS] = encode(self.inputs.for_save(step))
         return self.manager.save_batch(op_name, batch_index, data, meta=meta)
+
+    def _step_of(self, op_name: str) -> str | None:
+        """The step `op_name` runs in: the one DocETL is computing, else its only one."""
+        running = self._running.get(op_name)
+        if running is not None and self._current_hash(running, op_name) is not None:
+            return running
+        steps = [s for s, ops in self.op_hashes.items() if op_name in ops]
+        return steps[0] if len(steps) == 1 else None
 
     def has_hash(self, step_name: str, op_name: str) -> bool:
         return op_name in self.op_hashes.get(step_name, {})
@@ -182,15 +232,22 @@ class CheckpointStore:
     # -- batches ------------------------------------------------------------------
 
     def list_batches(self, op_name: str) -> list[int]:
-        """The batch indexes flushed for `op_name`, ascending."""
-        return self.manager.list_batches(op_name)
+        """The batch indexes of `op_name`'s current run, ascending (see `batches`)."""
+        return batches.current_indexes(self, op_name)
 
     def load_batch(self, op_name: str, batch_index: int) -> list[Record] | None:
+        """Batch `batch_index` of the current run of `op_name`, or None."""
+        if batch_index not in self.list_batches(op_name):
+            return None
         return self.manager.load_batch(op_name, batch_index)
 
     def load_batches(self, op_name: str) -> list[list[Record]]:
-        """Every flushed batch of `op_name`, in batch order (e.g. after a crash)."""
-        return self.manager.load_batches(op_name)
+        """The batches of `op_name`'s current run, in batch order (e.g. after a crash).
+
+        Never batches an earlier run left behind: see `docetl_checkpoint.docetl.batches`.
+        `manager.load_batches(op)` returns every stored batch.
+        """
+        return [self.manager.load_batch(op_name, i) or [] for i in self.list_batches(op_name)]
 
     # -- folders --------------------------------------------------------------
 
@@ -210,7 +267,16 @@ class CheckpointStore:
             lambda step, op, data, op_hash: self._save(
                 step, op, data, self.inputs.current(step), "docetl-json", op_hash, manager
             ),
+            self._adopted_batch_meta,
         )
+
+    def _adopted_batch_meta(self, op_name: str) -> dict[str, str]:
+        """An adopted batch is trusted to be of the op's current run, as adopted checkpoints are."""
+        step = self._step_of(op_name)
+        if step is None:
+            return {}
+        digests = self.inputs.current(step)
+        return {META_OP_HASH: self.op_hashes[step][op_name], META_INPUTS: encode(digests)}
 
     def export_docetl(self, dest_dir: str | os.PathLike[str] | None = None) -> list[str]:
         """Write the checkpoints in DocETL's JSON layout (see `export_docetl`)."""
