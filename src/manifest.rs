@@ -53,6 +53,10 @@ pub struct Segment {
     pub min_id: u64,
     pub max_id: u64,
     pub count: u64,
+    /// Written by compaction (merged, strong compression): compaction leaves
+    /// it alone. Absent in manifests written before compaction existed.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub compacted: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -31,10 +31,12 @@ const KIND: usize = 2;
 const DATA: usize = 3;
 /// Uncompressed bytes per row group: a sample fetches about this much per value it needs.
 pub const ROW_GROUP_BYTES: usize = 1 << 20;
-/// Values are written once and read many times: level 7 stores the workload's
-/// text 7% smaller than level 3 (benchmarks/footprint.py), at ~3x the CPU on
-/// only the values a save adds.
-pub const VALUE_ZSTD_LEVEL: i32 = 7;
+/// Saves compress new values fast (the caller waits): level 3 runs ~3x faster
+/// than 7 on the workload's text (91 vs 29 MB/s), for ~7% more bytes...
+pub const SAVE_ZSTD_LEVEL: i32 = 3;
+/// ...which compaction (off the caller's path) takes back, and more: it
+/// merges small segments and recompresses them at this level.
+pub const COMPACT_ZSTD_LEVEL: i32 = 15;
 
 fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![
@@ -60,14 +62,22 @@ pub fn write(values: &[(u64, &LargeValue)]) -> Result<Vec<u8>> {
     ];
     let batch =
         RecordBatch::try_new(schema(), arrays).map_err(|e| Error::Internal(e.to_string()))?;
-    encode_segment(&batch)
+    encode_segment(&batch, SAVE_ZSTD_LEVEL)
+}
+
+/// Decoded segments (ascending, disjoint ids) as one segment compressed at
+/// `COMPACT_ZSTD_LEVEL`.
+pub fn merge(path: &Path, batches: &[RecordBatch]) -> Result<Vec<u8>> {
+    let merged = arrow_select::concat::concat_batches(&schema(), batches).decoding(path)?;
+    check_ascending(path, column::<UInt64Type>(path, &merged, ID)?.values())?;
+    encode_segment(&merged, COMPACT_ZSTD_LEVEL)
 }
 
 /// Encodes a segment batch in row groups of about `ROW_GROUP_BYTES` of value
 /// data: the writer's own byte limit applies only between `write` calls, so a
 /// save's new values would otherwise land in one row group that every sample
 /// of one of them must fetch and decode whole.
-fn encode_segment(batch: &RecordBatch) -> Result<Vec<u8>> {
+fn encode_segment(batch: &RecordBatch, level: i32) -> Result<Vec<u8>> {
     let data = batch
         .column(DATA)
         .as_binary_opt::<i64>()
@@ -84,10 +94,10 @@ fn encode_segment(batch: &RecordBatch) -> Result<Vec<u8>> {
     if groups.is_empty() {
         groups.push(batch.clone());
     }
-    parquet_io::encode_groups(&groups, properties(), true)
+    parquet_io::encode_groups(&groups, properties(level), true)
 }
 
-fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
+fn properties(level: i32) -> parquet::file::properties::WriterPropertiesBuilder {
     use parquet::file::properties::EnabledStatistics;
     parquet_io::base_properties()
         .set_dictionary_enabled(false)
@@ -97,7 +107,7 @@ fn properties() -> parquet::file::properties::WriterPropertiesBuilder {
         )
         .set_column_statistics_enabled(ColumnPath::from("hash"), EnabledStatistics::None)
         .set_column_statistics_enabled(ColumnPath::from("data"), EnabledStatistics::None)
-        .set_column_compression(ColumnPath::from("data"), parquet_io::zstd(VALUE_ZSTD_LEVEL))
+        .set_column_compression(ColumnPath::from("data"), parquet_io::zstd(level))
         // hashes are random and delta-packed ids tiny: zstd gains nothing on
         // them and costs a codec context each time a process reads its index
         .set_column_compression(ColumnPath::from("hash"), Compression::UNCOMPRESSED)
@@ -360,14 +370,16 @@ pub fn decode_full(path: &Path, bytes: Bytes) -> Result<RecordBatch> {
 }
 
 /// The rows of a decoded segment whose ids are live, as a new segment file.
+/// `level`: the segment's own (compacted or not), so gc keeps what compaction gained.
 pub fn rewrite_live(
     path: &Path,
     batch: &RecordBatch,
     live: &dyn Fn(u64) -> bool,
+    level: i32,
 ) -> Result<Vec<u8>> {
     let ids = column::<UInt64Type>(path, batch, ID)?;
     let keep: arrow_array::BooleanArray = ids.values().iter().map(|&id| Some(live(id))).collect();
     let kept = arrow_select::filter::filter_record_batch(batch, &keep).decoding(path)?;
     let kept = RecordBatch::try_new(schema(), kept.columns().to_vec()).decoding(path)?;
-    encode_segment(&kept)
+    encode_segment(&kept, level)
 }

@@ -115,6 +115,7 @@ ENTRY_POINTS: dict[str, Callable[[Any, Path], Any]] = {
     "delete": lambda s, d: s.delete("a", "b"),
     "clear": lambda s, d: s.clear(),
     "gc": lambda s, d: s.gc(),
+    "compact": lambda s, d: s.compact(),
     "stats": lambda s, d: s.stats(),
     "verify": lambda s, d: s.verify(),
     "recover": lambda s, d: s.recover(),

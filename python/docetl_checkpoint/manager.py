@@ -105,10 +105,21 @@ class CheckpointManager:
 
         Returns counts: `files_removed`, `bytes_freed` (the net change of the
         store's size on disk: bytes removed less bytes gc rewrote), `values_removed`,
-        `values_kept` and `segments_rewritten`. Raises `CorruptCheckpointError`,
+        `values_kept`, `segments_rewritten` and `segments_compacted` (gc ends with
+        `compact()`). Raises `CorruptCheckpointError`,
         deleting nothing, when the manifest is missing or damaged (see `recover`).
         """
         return self._store.gc()
+
+    def compact(self) -> dict[str, int]:
+        """Merge the small value segments saves write into large ones, recompressed
+        at a strong zstd level (saves compress fast; `gc()` also ends with this).
+
+        Every value keeps its id, so no checkpoint changes; each merge is one
+        atomic commit, safe beside concurrent writers and readers. Returns
+        `segments_merged`, `segments_written`, `bytes_before`, `bytes_after`.
+        """
+        return self._store.compact()
 
     def recover(self) -> dict[str, Any]:
         """Rebuild a missing or unreadable manifest from the data files that remain.

@@ -316,6 +316,23 @@ impl Store {
                     ("values_removed", n(r.values_removed)),
                     ("values_kept", n(r.values_kept)),
                     ("segments_rewritten", n(r.segments_rewritten)),
+                    ("segments_compacted", n(r.segments_compacted)),
+                ],
+            )
+        })
+    }
+
+    /// Merges small value segments into large ones compressed at a strong level.
+    fn compact<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        guarded("compact", || {
+            let r = py.detach(|| self.inner.compact())?;
+            counts_dict(
+                py,
+                &[
+                    ("segments_merged", n(r.segments_merged)),
+                    ("segments_written", n(r.segments_written)),
+                    ("bytes_before", n(r.bytes_before)),
+                    ("bytes_after", n(r.bytes_after)),
                 ],
             )
         })

@@ -27,6 +27,8 @@ pub struct GcReport {
     pub values_removed: u64,
     pub values_kept: u64,
     pub segments_rewritten: u64,
+    /// Segments merged by the compaction each gc ends with.
+    pub segments_compacted: u64,
 }
 
 /// The segments of a manifest after gc's liveness pass.
@@ -107,6 +109,12 @@ impl Store {
             report.files_removed += 1;
             report.bytes_freed += pruned.size as i64;
         }
+        // compaction runs here, off the saves' path, under the same lock
+        let mut compacted = super::compact::CompactReport::default();
+        self.compact_locked(&mut compacted, super::compact::GC_COMPACTS_AT)?;
+        report.segments_compacted = compacted.segments_merged;
+        report.files_removed += compacted.segments_merged;
+        report.bytes_freed += compacted.bytes_before as i64 - compacted.bytes_after as i64;
         if let Some(root) = self.storage.local_root() {
             self.sweep_temps(&root.join(STORE_DIR), &mut report)?;
             self.repair_paths(root, &manifest, &mut report)?;
@@ -147,7 +155,12 @@ impl Store {
                 .storage
                 .read_verified(&seg.file, &seg.checksum, "value segment")?;
             let batch = segment::decode_full(&path, bytes)?;
-            let bytes = segment::rewrite_live(&path, &batch, &|id| live.contains(&id))?;
+            let level = if seg.compacted {
+                segment::COMPACT_ZSTD_LEVEL
+            } else {
+                segment::SAVE_ZSTD_LEVEL
+            };
+            let bytes = segment::rewrite_live(&path, &batch, &|id| live.contains(&id), level)?;
             let name = format!(
                 "values/{:012}-{}.parquet",
                 manifest.generation + 1,
@@ -161,6 +174,7 @@ impl Store {
                 min_id: kept_ids.first().copied().unwrap_or(seg.min_id),
                 max_id: kept_ids.last().copied().unwrap_or(seg.max_id),
                 count: kept_ids.len() as u64,
+                compacted: seg.compacted,
             });
             rewritten.push((name, Bytes::from(bytes)));
             report.segments_rewritten += 1;

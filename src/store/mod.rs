@@ -3,6 +3,7 @@
 
 mod cache;
 mod commit;
+mod compact;
 mod gc;
 mod index;
 mod inspect;
@@ -15,6 +16,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
+pub use compact::CompactReport;
 pub use gc::GcReport;
 pub use inspect::{Stats, VerifyReport};
 pub use read::{CellRef, Loaded, ReadMode};

@@ -152,6 +152,8 @@ impl Store {
                             min_id: ids[0],
                             max_id: ids[ids.len() - 1],
                             count: ids.len() as u64,
+                            // unknown: a later compaction may merge it again
+                            compacted: false,
                         },
                         values: Arc::new(values),
                     });

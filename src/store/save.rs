@@ -201,6 +201,7 @@ impl Store {
                 min_id: first.0,
                 max_id: last.0,
                 count: fresh.len() as u64,
+                compacted: false,
             });
             writes.push((name.clone(), Bytes::from(bytes)));
         }

@@ -127,6 +127,10 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(func=maintain.cmd_gc)
 
+    p = command("compact", "merge small value segments, recompressed at a strong level")
+    json_flag(p)
+    p.set_defaults(func=maintain.cmd_compact)
+
     p = command("recover", "rebuild a missing or damaged manifest from the data files")
     json_flag(p)
     p.set_defaults(func=maintain.cmd_recover)

@@ -91,6 +91,25 @@ def cmd_gc(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_compact(args: argparse.Namespace) -> int:
+    store = open_store(args.dir)
+    with Progress("compact"):
+        report = store.compact()
+    if args.json:
+        print(render.dumps(report))
+        return EXIT_OK
+    if not report["segments_merged"]:
+        print(f"nothing to compact in {args.dir}")
+        return EXIT_OK
+    before, after = report["bytes_before"], report["bytes_after"]
+    print(
+        f"merged {plural(report['segments_merged'], 'value segment')} into "
+        f"{report['segments_written']:,}: {render.human_bytes(before)} -> "
+        f"{render.human_bytes(after)}"
+    )
+    return EXIT_OK
+
+
 def cmd_recover(args: argparse.Namespace) -> int:
     store = open_store(args.dir)
     with Progress("recover"):
