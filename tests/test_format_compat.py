@@ -19,7 +19,13 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from conftest import assert_json_identical, disk_bytes, tree_snapshot
-from docetl_checkpoint import CheckpointManager, CorruptCheckpointError, record_hash
+from docetl_checkpoint import (
+    CheckpointManager,
+    CorruptCheckpointError,
+    cli,
+    read_table,
+    record_hash,
+)
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STORE_DIR = ".docetl_checkpoint"
@@ -193,6 +199,28 @@ def test_inspection_and_verify(old: Old) -> None:
     assert report["files_checked"] == len(old.data_files("files")) + len(old.data_files("values"))
 
 
+def test_read_table_of_an_old_link(tmp_path: Path) -> None:
+    old = copy_fixture("folder", tmp_path)
+    m = old.open()
+    links = json.loads((FIXTURES / "format1" / "links.json").read_text())
+    assert len(links) == len(old.expected)
+    for alias, data_file in links.items():
+        step, op = alias.removesuffix(".parquet").split("/")
+        assert_same_table(read_table(old.root / alias), m.table(step, op))
+        assert_same_table(read_table(old.root / data_file), m.table(step, op))
+
+
+def test_cli_reads_the_old_store(old: Old, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["verify", old.location]) == 0
+    assert "ok: nothing damaged" in capsys.readouterr().out
+    assert cli.main(["ls", old.location, "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == len(old.expected)
+    assert cli.main(["show", old.location, "extract", "summarize", "-n", "2"]) == 0
+    assert "quick brown fox" in capsys.readouterr().out
+    assert cli.main(["stats", old.location]) == 0
+
+
 def snapshot(root: Path) -> tuple[Any, dict[str, int], list[list[str]]]:
     """Contents, mtimes and hardlink groups of every file under root."""
     mtimes: dict[str, int] = {}
@@ -219,6 +247,9 @@ def test_reads_do_not_rewrite_the_old_store(old: Old) -> None:
     m.list()
     m.stats()
     assert m.verify()["ok"]
+    assert cli.main(["ls", old.location]) == cli.main(["verify", old.location]) == 0
+    if old.kind == "folder":
+        read_table(old.root / "extract" / "summarize.parquet")
     assert old.open().recover()["needed"] is False  # a readable manifest is left alone
     assert snapshot(old.root) == before
 
