@@ -32,21 +32,23 @@ pub fn validate(what: &'static str, name: &str) -> Result<()> {
 }
 
 /// A name as one safe file-name component of the `<step>/<op>.parquet`
-/// links: `%`, `/` and `\\` are percent-escaped, and so is the first dot of
-/// `.`, `..` and the store's own folder name. One-to-one, so two names never
+/// links. Names an earlier release accepted (no `/` or `\\`, not `.`, `..`
+/// or the store's folder) are used as they are, so their links keep their
+/// names. Others are escaped with `\\` as the marker, the one character no
+/// such name holds: `\\` -> `\\5C`, `/` -> `\\2F`, and the first dot of `.`,
+/// `..` and the store's folder name -> `\\2E`. One-to-one: two names never
 /// share a file.
 pub fn file_component(name: &str) -> Cow<'_, str> {
     let dots = name == "." || name == ".." || name == STORE_DIR;
-    if !dots && !name.contains(['%', '/', '\\']) {
+    if !dots && !name.contains(['/', '\\']) {
         return Cow::Borrowed(name);
     }
     let mut out = String::with_capacity(name.len() + 8);
     for (i, c) in name.chars().enumerate() {
         match c {
-            '%' => out.push_str("%25"),
-            '/' => out.push_str("%2F"),
-            '\\' => out.push_str("%5C"),
-            '.' if i == 0 && dots => out.push_str("%2E"),
+            '\\' => out.push_str("\\5C"),
+            '/' => out.push_str("\\2F"),
+            '.' if i == 0 && dots => out.push_str("\\2E"),
             c => out.push(c),
         }
     }
@@ -81,10 +83,12 @@ mod tests {
             "plain",
             "x/y",
             "x%2Fy",
+            "x\\2Fy",
             "..",
             ".",
-            "%2E%2E",
+            "\\2E.",
             "a\\b",
+            "a\\5Cb",
             STORE_DIR,
             ".hidden",
             "../../etc",
@@ -92,11 +96,13 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for name in names {
             let c = file_component(name);
-            assert!(!c.contains(['/', '\\']), "{name:?} -> {c:?}");
+            assert!(!c.contains('/'), "{name:?} -> {c:?}");
             assert!(c != "." && c != ".." && c != STORE_DIR, "{name:?} -> {c:?}");
             assert!(seen.insert(c.into_owned()), "{name:?} shares a file name");
         }
         assert_eq!(file_component("plain"), "plain");
         assert_eq!(file_component(".hidden"), ".hidden");
+        // as an earlier release linked it
+        assert_eq!(file_component("top%2F10"), "top%2F10");
     }
 }

@@ -36,7 +36,7 @@ pub const ROW_GROUP_BYTES: usize = 1 << 20;
 pub const SAVE_ZSTD_LEVEL: i32 = 3;
 /// ...which compaction (off the caller's path) takes back, and more: it
 /// merges small segments and recompresses them at this level.
-pub const COMPACT_ZSTD_LEVEL: i32 = 15;
+pub const COMPACT_ZSTD_LEVEL: i32 = 19;
 
 fn schema() -> Arc<Schema> {
     Arc::new(Schema::new(vec![

@@ -29,7 +29,6 @@ from docetl_checkpoint import (
 
 FIXTURES = Path(__file__).parent / "fixtures"
 STORE_DIR = ".docetl_checkpoint"
-NO_LINK = "no <step>/<op>.parquet links to it"
 # values the fixture shares between checkpoints (make_format1.LONG, NESTED)
 LONG = "The quick brown fox jumps over the lazy dog. " * 4
 NESTED = {
@@ -335,54 +334,61 @@ def test_recover_restores_old_checkpoints_through_their_links(tmp_path: Path) ->
     assert_loads_exactly(old.open(), old.expected)
 
 
-def test_recover_reports_an_old_file_without_a_link(tmp_path: Path) -> None:
+def test_recover_keeps_an_old_file_without_a_link_under_a_name_of_its_own(
+    tmp_path: Path,
+) -> None:
     old = copy_fixture("folder", tmp_path)
     gone = old.open().info("transform", "reduce")["file"]
     lose_manifest(old)
     (old.root / "transform" / "reduce.parquet").unlink()
     report = old.open().recover()
     kept = {k: v for k, v in old.expected.items() if k != ("transform", "reduce")}
-    assert sorted(report["restored"]) == sorted(kept)
-    assert [f for f, _ in report["not_restored"]] == [gone]
-    assert NO_LINK in report["not_restored"][0][1]
+    unnamed = ("_recovered", Path(gone).stem)
+    assert sorted(report["restored"]) == sorted([*kept, unnamed])
+    assert report["not_restored"] == []
     fresh = old.open()
     assert fresh.info("transform", "reduce") is None
-    assert_loads_exactly(fresh, kept)
+    assert fresh.info(*unnamed)["meta"] == {"recovered_from": f"files/{Path(gone).name}"}
+    assert_loads_exactly(fresh, {**kept, unnamed: old.expected[("transform", "reduce")]})
     assert fresh.verify()["ok"]
 
 
-def test_recover_of_an_old_file_url_store_restores_nothing(tmp_path: Path) -> None:
+def test_recover_of_an_old_file_url_store_keeps_every_file(tmp_path: Path) -> None:
     # object stores keep no <step>/<op>.parquet links and format-1 files no
-    # origin: every checkpoint file is reported, none is guessed
+    # origin: no name is guessed, but every file is kept (a gc after recover
+    # must not delete a store's data), under _recovered/<file name>
     old = copy_fixture("file-url", tmp_path)
     files = old.data_files("files")
     lose_manifest(old)
     report = old.open().recover()
-    assert report["needed"] is True and report["restored"] == []
-    assert sorted(Path(f).name for f, _ in report["not_restored"]) == files
-    assert all(NO_LINK in why for _, why in report["not_restored"])
+    assert report["needed"] is True and report["not_restored"] == []
+    assert sorted(op for _, op in report["restored"]) == sorted(Path(f).stem for f in files)
+    assert {step for step, _ in report["restored"]} == {"_recovered"}
     assert report["segments"] == len(old.data_files("values"))
-    assert old.open().list() == []
+    fresh = old.open()
+    fresh.gc()
+    restored = sorted(tuple(map(record_hash, fresh.load(*key))) for key in fresh.list())
+    assert restored == sorted(tuple(map(record_hash, v)) for v in old.expected.values())
 
 
-# -- what today's code gets wrong with format-1 stores -----------------------
-# These fail until src/ is fixed: the fixture found them. Format 1 took `%` in
-# names as is (rank/top%2F10.parquet links rank/"top%2F10"); format 2 escapes
-# `%`, `/` and `\` in links, so the same link name now means rank/"top/10".
+# -- what the fixture found (fixed): links of format-1 names -------------------
+# Format 1 took `%` in names as is (rank/top%2F10.parquet links rank/"top%2F10").
+# Format 2 keeps every name format 1 accepted as it is, and escapes only names
+# format 1 refused (with `/` or `\`), marked by a `\` no format-1 name holds.
 
 PERCENT = ("rank", "top%2F10")
 
 
 def test_info_path_of_an_old_name_with_percent_exists(tmp_path: Path) -> None:
-    # today: rank/top%252F10.parquet, which no one created
+    # (was rank/top%252F10.parquet, which no one created)
     old = copy_fixture("folder", tmp_path)
     path = old.open().info(*PERCENT)["path"]
     assert os.path.exists(path), path
 
 
 def test_a_new_name_does_not_take_an_old_checkpoints_link(tmp_path: Path) -> None:
-    # today: saving rank/"top/10" replaces the link rank/top%2F10.parquet, so
-    # that file shows the new checkpoint's rows instead of rank/"top%2F10"'s
+    # (saving rank/"top/10" replaced the link rank/top%2F10.parquet, so that
+    # file showed the new checkpoint's rows instead of rank/"top%2F10"'s)
     old = copy_fixture("folder", tmp_path)
     link = old.root / "rank" / "top%2F10.parquet"
     before = link.read_bytes()
@@ -391,8 +397,8 @@ def test_a_new_name_does_not_take_an_old_checkpoints_link(tmp_path: Path) -> Non
 
 
 def test_recover_after_gc_keeps_an_old_name_with_percent(tmp_path: Path) -> None:
-    # today: gc relinks the old file at rank/top%252F10.parquet and recover
-    # reads that link name as is: the checkpoint comes back as "top%252F10".
+    # (gc relinked the old file at rank/top%252F10.parquet and recover read
+    # that link name as is: the checkpoint came back as "top%252F10".)
     # (Unescaping every link name would not do: the old release's own link,
     # rank/top%2F10.parquet, would then read as "top/10"; see
     # test_recover_restores_old_checkpoints_through_their_links)
@@ -405,8 +411,8 @@ def test_recover_after_gc_keeps_an_old_name_with_percent(tmp_path: Path) -> None
 
 
 def test_recover_with_a_file_beside_the_step_folders(tmp_path: Path) -> None:
-    # today: origin_from_alias (src/store/recover.rs) gives up at the first
-    # entry of the store folder that is not a folder (`read_dir(..).ok()?`),
+    # (origin_from_alias, src/store/recover.rs, gave up at the first entry
+    # of the store folder that is not a folder: `read_dir(..).ok()?`)
     # so a .DS_Store or an exported file there leaves the format-1 files of
     # the step folders listed after it "not restored". read_dir order is the
     # file system's: add files until one is listed before a step folder

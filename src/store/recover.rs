@@ -188,19 +188,13 @@ impl Store {
                     continue;
                 }
             };
-            let Some(origin) = meta
+            // a file of an earlier release with no link left to name it is kept
+            // under a name of its own, not dropped: gc would delete it
+            let origin = meta
                 .origin
                 .clone()
                 .or_else(|| self.origin_from_alias(&file.name))
-            else {
-                report.not_restored.push((
-                    file.name.clone(),
-                    "written by a release before 0.2, which did not record its checkpoint's \
-                     name in the file, and no <step>/<op>.parquet links to it"
-                        .to_string(),
-                ));
-                continue;
-            };
+                .unwrap_or_else(|| unnamed(&file.name));
             out.push(Candidate {
                 file: file.name,
                 bytes,
@@ -220,7 +214,11 @@ impl Store {
         let target = self.data_path(name);
         for step in std::fs::read_dir(root).ok()?.flatten() {
             let step_name = step.file_name().to_string_lossy().into_owned();
-            for file in std::fs::read_dir(step.path()).ok()?.flatten() {
+            // plain files beside the step folders are not links: skip them
+            let Ok(files) = std::fs::read_dir(step.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
                 let file_name = file.file_name().to_string_lossy().into_owned();
                 let Some(op) = file_name.strip_suffix(".parquet") else {
                     continue;
@@ -381,6 +379,30 @@ impl Store {
             created_at: o.created_at,
             meta: o.meta.clone(),
         }
+    }
+}
+
+/// Where `recover` puts a checkpoint file that does not say what it was
+/// saved as (format 1, and no link names it).
+pub const RECOVERED_STEP: &str = "_recovered";
+
+fn unnamed(file: &str) -> Origin {
+    let stem = file
+        .rsplit('/')
+        .next()
+        .unwrap_or(file)
+        .trim_end_matches(".parquet");
+    Origin {
+        step: RECOVERED_STEP.to_string(),
+        op: stem.to_string(),
+        kind: EntryKind::Checkpoint,
+        batch_of: None,
+        batch_index: None,
+        created_at: 0.0,
+        logical_bytes: 0,
+        value_refs: 0,
+        records_digest: String::new(),
+        meta: BTreeMap::from([("recovered_from".to_string(), file.to_string())]),
     }
 }
 
