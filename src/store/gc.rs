@@ -155,12 +155,8 @@ impl Store {
                 .storage
                 .read_verified(&seg.file, &seg.checksum, "value segment")?;
             let batch = segment::decode_full(&path, bytes)?;
-            let level = if seg.compacted {
-                segment::COMPACT_ZSTD_LEVEL
-            } else {
-                segment::SAVE_ZSTD_LEVEL
-            };
-            let bytes = segment::rewrite_live(&path, &batch, &|id| live.contains(&id), level)?;
+            let bytes =
+                segment::rewrite_live(&path, &batch, &|id| live.contains(&id), seg.compacted)?;
             let name = format!(
                 "values/{:012}-{}.parquet",
                 manifest.generation + 1,
