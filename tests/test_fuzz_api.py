@@ -22,6 +22,7 @@ ALLOWED = (ValueError, TypeError, CheckpointError, OSError)
 FUZZ = settings(
     max_examples=60,
     deadline=None,
+    database=None,  # no .hypothesis folder: the fuzz watches the folders around it
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
