@@ -30,10 +30,13 @@ TARGETS = ["manifest", "files", "values"]
 
 
 def build(path: Path) -> None:
+    fill(CheckpointManager(path))
+
+
+def fill(mgr: CheckpointManager) -> None:
     """Checkpoints sharing large values, one with small values only, batches."""
     rng = random.Random("corruption")
     pool = [big_string(rng, 8_000, 12_000) for _ in range(6)]
-    mgr = CheckpointManager(path)
     mapped = [{"id": i, "text": pool[i], "summary": f"s{i}", "score": i / 3} for i in range(4)]
     mgr.save("s1", "map", mapped)
     mgr.save("s1", "filter", [dict(r, keep=True) for r in mapped[:2]])

@@ -62,7 +62,8 @@ STORE_READS: dict[str, Callable[[CheckpointManager], Any]] = {
 }
 
 
-def api_outcomes(store: Path, keys: list[Key], columns: dict[Key, str]) -> dict[str, Outcome]:
+def api_outcomes(store: Path | str, keys: list[Key], columns: dict[Key, str]) -> dict[str, Outcome]:
+    """Every API read of `store` (a folder, or an s3:// URL the AWS_* environment configures)."""
     out: dict[str, Outcome] = {}
     try:
         mgr = CheckpointManager(store)
@@ -88,7 +89,9 @@ def api_outcomes(store: Path, keys: list[Key], columns: dict[Key, str]) -> dict[
 # -- the CLI (in process: a command is ~1 ms, a fresh interpreter ~200 ms) -----
 
 
-def cli_commands(keys: list[Key], columns: dict[Key, str], other: Path) -> dict[str, list[str]]:
+def cli_commands(
+    keys: list[Key], columns: dict[Key, str], other: Path | str
+) -> dict[str, list[str]]:
     """argv of every read command; `{store}` and `{out}` are filled in per run."""
     cmds = {"ls": ["ls", "{store}"], "ls --json": ["ls", "{store}", "--json"]}
     cmds |= {"stats": ["stats", "{store}"], "stats --json": ["stats", "{store}", "--json"]}
@@ -111,14 +114,17 @@ def run_cli(argv: list[str]) -> tuple[int, str, str]:
     return status, stdout.getvalue(), stderr.getvalue()
 
 
-def cli_outcomes(store: Path, commands: dict[str, list[str]]) -> dict[str, Outcome]:
-    """Run from the store's parent, naming it relatively: the output (which the
-    CLI cuts to the terminal's width) then does not depend on where it lives."""
+def cli_outcomes(
+    location: str, workdir: Path, commands: dict[str, list[str]]
+) -> dict[str, Outcome]:
+    """Every CLI read command of `location`, run in `workdir` (exports land there).
+    A folder is named relative to `workdir`: the output (which the CLI cuts to
+    the terminal's width) then does not depend on where it lives."""
     out: dict[str, Outcome] = {}
-    with contextlib.chdir(store.parent):
+    with contextlib.chdir(workdir):
         for i, (name, argv) in enumerate(commands.items()):
             written = Path(f"out{i}.jsonl")
-            args = [a.format(store=store.name, out=f"out{i}") for a in argv]
+            args = [a.format(store=location, out=f"out{i}") for a in argv]
             try:
                 status, stdout, stderr = run_cli(args)
             # a pyo3 panic is a BaseException: reported, never raised past the CLI
@@ -146,7 +152,7 @@ class Baseline:
         self.commands = cli_commands(self.keys, self.columns, self.pristine)
         copy = self.copy(root / "baseline")
         self.api = api_outcomes(copy, self.keys, self.columns)
-        self.cli = cli_outcomes(copy, self.commands)
+        self.cli = cli_outcomes(copy.name, copy.parent, self.commands)
 
     def copy(self, folder: Path) -> Path:
         """A copy at `folder`/store (the CLI runs in `folder`; every copy has one name)."""
@@ -158,7 +164,7 @@ class Baseline:
         """Problems of the reads of `store`, a copy damaged in a way `names` name
         (`damaged` False: a loss every read must survive, such as a link)."""
         api = api_outcomes(store, self.keys, self.columns)
-        cli = cli_outcomes(store, self.commands)
+        cli = cli_outcomes(store.name, store.parent, self.commands)
         found = problems(api, self.api, names, cli=False)
         return found + problems(cli, self.cli, names, cli=True, damaged=damaged)
 
