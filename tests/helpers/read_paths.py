@@ -1,9 +1,9 @@
 """Every way to read a store, as one table: the API's read methods and the CLI's
-read commands. `outcomes(store)` runs them all; `problems(...)` compares a
-damaged store's outcomes with a pristine copy's: each read must return exactly
-what it returned on the pristine store, or fail loudly naming the damage
-(API: CorruptCheckpointError; CLI: exit status non-zero, one line on stderr,
-no traceback, no Rust panic)."""
+read commands. `api_outcomes` and `cli_outcomes` run them all; `problems`
+compares a damaged store's outcomes with an undamaged one's: each read must
+return exactly what it returned before, or fail loudly naming the damage (API:
+CorruptCheckpointError; CLI: a non-zero status and one line on stderr, no
+traceback). `Baseline` holds a pristine store and what its reads gave."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class Outcome:
     stderr: str = ""
 
 
-def _text(value: Any, store: Path) -> Any:
+def _text(value: Any, store: Path | str) -> Any:
     """What a read returned, with the store's path taken out (copies live elsewhere)."""
     if isinstance(value, pa.Table):
         return value  # compared with Table.equals
@@ -42,6 +42,12 @@ def _text(value: Any, store: Path) -> Any:
 
 # -- the API ------------------------------------------------------------------
 
+
+def streamed(reader: pa.RecordBatchReader | None) -> pa.Table | None:
+    """The stream, iterated batch by batch (where damage shows while streaming)."""
+    return None if reader is None else pa.Table.from_batches(list(reader), reader.schema)
+
+
 KEY_READS: dict[str, Callable[[CheckpointManager, Key, str], Any]] = {
     "load": lambda m, k, c: m.load(*k),
     "head": lambda m, k, c: m.head(*k, 2),
@@ -49,8 +55,8 @@ KEY_READS: dict[str, Callable[[CheckpointManager, Key, str], Any]] = {
     "table(columns)": lambda m, k, c: m.table(*k, columns=[c]),
     "sample": lambda m, k, c: m.sample(*k, 2),
     "sample(columns)": lambda m, k, c: m.sample(*k, 1, columns=[c]),
-    "reader": lambda m, k, c: pa.Table.from_batches(list(m.reader(*k))),
-    "reader(columns)": lambda m, k, c: pa.Table.from_batches(list(m.reader(*k, columns=[c]))),
+    "reader": lambda m, k, c: streamed(m.reader(*k)),
+    "reader(columns)": lambda m, k, c: streamed(m.reader(*k, columns=[c])),
     "iter_records": lambda m, k, c: list(m.iter_records(*k, chunk_rows=1)),
     "info": lambda m, k, c: m.info(*k),
     "record_hashes": lambda m, k, c: m.record_hashes(*k),
