@@ -20,7 +20,7 @@ from helpers.damage import build
 from helpers.read_paths import Baseline
 from helpers.store import data_files, link_path, manifest, meta_dir, value_files
 
-# kind -> (remove it from a store, the names an error may give it)
+# removes one kind of file from a store; returns the names an error may give it
 Remove = Callable[[Path], list[str]]
 
 
