@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 from functools import partial
 from pathlib import Path
@@ -23,43 +22,12 @@ from typing import Any
 
 import pytest
 from docetl_checkpoint import CheckpointError, CheckpointManager
-from helpers.data import big_string, digest
+from helpers.damage import DAMAGES, TARGETS, build, damage, targets
+from helpers.data import digest
 from helpers.store import data_files, inode, link_path, manifest, value_files
 
 Key = tuple[str, str]
-DAMAGES = [
-    "flip_start",
-    "flip_quarter",
-    "flip_middle",
-    "flip_3quarter",
-    "flip_end",
-    "truncate_half",
-    "truncate_last",
-    "truncate_all",
-    "delete",
-]
-TARGETS = ["manifest", "files", "values"]
 CASES = [(t, d) for t in TARGETS for d in DAMAGES if (t, d) != ("manifest", "delete")]
-
-
-def build(path: Path) -> None:
-    """Checkpoints sharing large values, one with small values only, batches."""
-    rng = random.Random("corruption")
-    pool = [big_string(rng, 8_000, 12_000) for _ in range(6)]
-    mgr = CheckpointManager(path)
-    mapped = [{"id": i, "text": pool[i], "summary": f"s{i}", "score": i / 3} for i in range(4)]
-    mgr.save("s1", "map", mapped)
-    mgr.save("s1", "filter", [dict(r, keep=True) for r in mapped[:2]])
-    mgr.save(
-        "s2", "unnest", [{"id": i, "word": f"w{i}", "n": i * 1.5, "flag": None} for i in range(5)]
-    )
-    mgr.save(
-        "s2",
-        "reduce",
-        [{"group": "g", "all": big_string(rng, 20_000, 30_000), "ids": [0, 1, 2, 3]}],
-    )
-    mgr.save_batch("map", 0, [{"id": 0, "text": pool[4], "x": big_string(rng, 5_000, 6_000)}])
-    mgr.save_batch("map", 1, [{"id": 1, "text": pool[5], "x": {"nested": [1, 2.5, "three"]}}])
 
 
 class Pristine:
@@ -98,25 +66,6 @@ def test_pristine_store_loads_and_verifies(pristine: Pristine) -> None:
     assert report["ok"] is True and report["damaged"] == []
     assert sorted(map(tuple, report["intact"])) == pristine.keys
     assert len(data_files(pristine.path)) >= 6 and len(value_files(pristine.path)) >= 1
-
-
-def damage(path: Path, kind: str) -> None:
-    data = path.read_bytes()
-    n = len(data)
-    if kind.startswith("flip"):
-        offset = {"flip_start": 0, "flip_quarter": n // 4, "flip_middle": n // 2}.get(kind)
-        offset = {"flip_3quarter": 3 * n // 4, "flip_end": n - 1}.get(kind, offset)
-        buf = bytearray(data)
-        buf[offset] ^= 0x01  # a single bit: the subtlest damage
-        path.write_bytes(bytes(buf))  # same inode, so the hardlinks see it too
-    elif kind == "truncate_half":
-        os.truncate(path, n // 2)
-    elif kind == "truncate_last":
-        os.truncate(path, n - 1)
-    elif kind == "truncate_all":
-        os.truncate(path, 0)
-    else:
-        path.unlink()
 
 
 def same(got: Any, want: Any) -> bool:
@@ -213,12 +162,6 @@ def check_case(store: Path, target: Path, kind: str, which: str, p: Pristine) ->
         if name not in str(d.get("file")):
             problems.append(f"verify() damaged entry {d} does not name {name}")
     return problems
-
-
-def targets(store: Path, which: str) -> list[Path]:
-    if which == "manifest":
-        return [manifest(store)]
-    return data_files(store) if which == "files" else value_files(store)
 
 
 @pytest.mark.parametrize(("which", "kind"), CASES)
