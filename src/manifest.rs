@@ -40,8 +40,50 @@ pub struct Entry {
     /// blake3 over the record hashes: equal digests, equal records.
     pub records_digest: String,
     pub created_at: f64,
+    /// The checkpoint's meta, less values over `META_INLINE_BYTES`: those
+    /// stay in the checkpoint file only (`origin`), named in `meta_in_file`.
+    /// A pipeline over thousands of parsed files records a digest of each;
+    /// repeated in every entry, the manifest every commit rewrites would grow
+    /// with files x checkpoints.
     #[serde(default)]
     pub meta: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub meta_in_file: Vec<String>,
+    /// blake3 of the whole meta: equal digests, equal meta.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub meta_digest: Option<String>,
+}
+
+/// Meta values up to this size stay in the manifest.
+pub const META_INLINE_BYTES: usize = 1024;
+
+/// blake3 over a meta map's JSON (keys sorted: a BTreeMap).
+pub fn meta_digest(meta: &BTreeMap<String, String>) -> String {
+    let json = serde_json::to_vec(meta).unwrap_or_default();
+    blake3::hash(&json).to_hex().to_string()
+}
+
+impl Entry {
+    /// Sets the meta: small values inline, large ones named as in the file.
+    pub fn set_meta(&mut self, meta: &BTreeMap<String, String>) {
+        self.meta_digest = Some(meta_digest(meta));
+        self.meta_in_file.clear();
+        self.meta = BTreeMap::new();
+        for (k, v) in meta {
+            if v.len() > META_INLINE_BYTES {
+                self.meta_in_file.push(k.clone());
+            } else {
+                self.meta.insert(k.clone(), v.clone());
+            }
+        }
+    }
+
+    /// The digest of the whole meta (entries of earlier releases hold it all).
+    pub fn full_meta_digest(&self) -> String {
+        self.meta_digest
+            .clone()
+            .unwrap_or_else(|| meta_digest(&self.meta))
+    }
 }
 
 /// One value segment.

@@ -16,6 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from docetl_checkpoint import CheckpointError, CheckpointManager, _core
+from docetl_checkpoint.stream import CheckpointReader
 
 MIB = 1 << 20
 
@@ -44,7 +45,7 @@ def test_a_table_past_2_gib_is_chunked_not_a_panic(big_store: Path) -> None:
 
 def test_a_stream_past_2_gib_has_bounded_batches(big_store: Path) -> None:
     reader = CheckpointManager(big_store).reader("s", "big")
-    assert isinstance(reader, pa.RecordBatchReader)
+    assert isinstance(reader, CheckpointReader)
     rows, largest = 0, 0
     for batch in reader:
         rows += batch.num_rows
@@ -73,7 +74,7 @@ def test_pyarrow_polars_and_duckdb_read_the_stream(tmp_path: Path) -> None:
     records = [{"id": i, "text": f"doc {i} " * 300, "n": [i, i + 1]} for i in range(5000)]
     mgr.save("s", "o", records)
     assert mgr.reader("s", "o").read_all().column("id").to_pylist() == list(range(5000))
-    frame = pl.from_arrow(mgr.reader("s", "o", columns=["id", "n"]))
+    frame = pl.DataFrame(mgr.reader("s", "o", columns=["id", "n"]))  # its __arrow_c_stream__
     assert isinstance(frame, pl.DataFrame)
     assert frame.columns == ["id", "n"] and frame.height == 5000
     stream = mgr.reader("s", "o", columns=["id"])  # noqa: F841 (duckdb reads it by name)

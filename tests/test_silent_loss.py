@@ -4,6 +4,7 @@ rebuilds; one folder opened as a path and as a file:// URL is one store."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -224,3 +225,24 @@ def test_identical_saves_leave_no_hidden_links(store_dir: Path) -> None:
     for _ in range(5):
         mgr.save("s", "o", records)
     assert sorted(p.relative_to(store_dir) for p in store_dir.rglob("*")) == once
+
+
+def test_large_meta_stays_out_of_the_manifest(store_dir: Path) -> None:
+    """A pipeline over thousands of parsed files records a digest of each: the
+    manifest every commit rewrites keeps such values in the checkpoint file."""
+    mgr = CheckpointManager(store_dir)
+    digests = json.dumps({f"docs/file{i}.txt": "blake2b:" + "ab" * 32 for i in range(2000)})
+    meta = {"op_hash": "h1", "inputs": digests}
+    for i in range(10):
+        mgr.save("s", f"op{i}", [{"i": i}], meta=meta)
+    assert manifest(store_dir).stat().st_size < 20_000
+    fresh = CheckpointManager(store_dir)
+    assert fresh.info("s", "op3")["meta"] == meta
+    assert all(e["meta"] == meta for e in fresh.entries())
+    # identical records and meta: the file is reused; other meta: a new file
+    before = fresh.info("s", "op0")["file"]
+    fresh.save("s", "op0", [{"i": 0}], meta=meta)
+    assert fresh.info("s", "op0")["file"] == before
+    fresh.save("s", "op0", [{"i": 0}], meta={**meta, "inputs": digests + " "})
+    assert fresh.info("s", "op0")["file"] != before
+    assert fresh.info("s", "op0")["meta"]["inputs"] == digests + " "

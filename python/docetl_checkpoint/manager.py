@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from docetl_checkpoint._core import CheckpointError, Store
+from docetl_checkpoint.stream import CheckpointReader
 
 if TYPE_CHECKING:
     import pandas
@@ -174,14 +175,16 @@ class CheckpointManager:
 
     def reader(
         self, step: str, op: str, columns: list[str] | None = None
-    ) -> pyarrow.RecordBatchReader | None:
+    ) -> CheckpointReader | None:
         """The checkpoint as a stream of record batches of bounded size (~32 MB each).
 
-        A `pyarrow.RecordBatchReader`: iterate it, or hand it (its
-        `__arrow_c_stream__`) to polars or DuckDB, to process a checkpoint larger
-        than memory. Each batch is checked against its record hashes as it is read.
+        Iterate it, call `read_all()`, or hand it (its `__arrow_c_stream__`) to
+        pyarrow, polars or DuckDB, to process a checkpoint larger than memory.
+        Each batch is checked against its record hashes as it is read; damage
+        raises `CorruptCheckpointError` naming the file.
         """
-        return self._store.reader(step, op, columns)
+        reader = self._store.reader(step, op, columns)
+        return None if reader is None else CheckpointReader(reader)
 
     def to_pandas(self, step: str, op: str) -> pandas.DataFrame | None:
         """The checkpoint as a pandas DataFrame (via `table()`)."""

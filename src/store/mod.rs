@@ -85,14 +85,44 @@ impl Store {
         self.storage.manifest()
     }
 
+    /// Every entry, its meta whole (large values read from the files' footers).
     pub fn entries(&self) -> Result<Vec<Entry>> {
-        Ok(self.manifest()?.entries)
+        let mut entries = self.manifest()?.entries;
+        for e in &mut entries {
+            self.complete_meta(e)?;
+        }
+        Ok(entries)
     }
 
     pub fn entry(&self, step: &str, op: &str) -> Result<Option<Entry>> {
         names::validate("step", step)?;
         names::validate("operation", op)?;
-        Ok(self.manifest()?.find(step, op).cloned())
+        let mut entry = self.manifest()?.find(step, op).cloned();
+        if let Some(e) = &mut entry {
+            self.complete_meta(e)?;
+        }
+        Ok(entry)
+    }
+
+    /// Puts back the meta values the manifest keeps in the checkpoint file.
+    fn complete_meta(&self, entry: &mut Entry) -> Result<()> {
+        if entry.meta_in_file.is_empty() {
+            return Ok(());
+        }
+        let file = self
+            .storage
+            .open_parquet(&entry.file, entry.bytes)
+            .map_err(crate::error::Error::missing_is_damage)?;
+        let path = self.data_path(&entry.file);
+        let layout = crate::checkpoint_file::file_meta(&path, file.schema().as_ref())?;
+        let meta = layout.origin.map(|o| o.meta).unwrap_or_default();
+        for key in std::mem::take(&mut entry.meta_in_file) {
+            let value = meta.get(&key).ok_or_else(|| {
+                crate::error::Error::corrupt(&path, format!("meta {key:?} is not in the file"))
+            })?;
+            entry.meta.insert(key, value.clone());
+        }
+        Ok(())
     }
 }
 

@@ -362,7 +362,7 @@ impl Store {
             .to_string(),
             _ => o.records_digest.clone(),
         };
-        Entry {
+        let mut entry = Entry {
             step: o.step.clone(),
             op: o.op.clone(),
             kind: o.kind,
@@ -377,8 +377,12 @@ impl Store {
             value_refs: if o.value_refs > 0 { o.value_refs } else { refs },
             records_digest: digest,
             created_at: o.created_at,
-            meta: o.meta.clone(),
-        }
+            meta: BTreeMap::new(),
+            meta_in_file: Vec::new(),
+            meta_digest: None,
+        };
+        entry.set_meta(&o.meta);
+        entry
     }
 }
 

@@ -115,16 +115,17 @@ impl Store {
             };
             // the file says what it was saved as (for `recover`): reused only
             // when that is unchanged but for the time
+            let meta_digest = crate::manifest::meta_digest(&meta);
             let reusable = previous
                 .as_ref()
-                .filter(|p| p.records_digest == digest && p.meta == meta);
+                .filter(|p| p.records_digest == digest && p.full_meta_digest() == meta_digest);
             let staged = match reusable {
                 // a rerun saving the same records: only the manifest changes
                 Some(prev) => Staged::reuse(prev),
                 None => self.stage(&encoded, manifest, &origin)?,
             };
             manifest.entries.retain(|e| !(e.step == step && e.op == op));
-            manifest.entries.push(Entry {
+            let mut entry = Entry {
                 step: step.clone(),
                 op: op.clone(),
                 kind,
@@ -139,8 +140,12 @@ impl Store {
                 value_refs: encoded.value_refs,
                 records_digest: digest.clone(),
                 created_at: origin.created_at,
-                meta: meta.clone(),
-            });
+                meta: BTreeMap::new(),
+                meta_in_file: Vec::new(),
+                meta_digest: None,
+            };
+            entry.set_meta(&meta);
+            manifest.entries.push(entry);
             Ok(Plan::Commit(staged.writes, (staged.file, previous)))
         })?;
         // Committed. The user-facing path and the old file are housekeeping:

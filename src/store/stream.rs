@@ -86,13 +86,7 @@ impl BatchStream {
         let loaded = self
             .store
             .read_entry(&self.manifest, self.entry.clone(), mode, self.columns.as_deref())
-            .map_err(|e| match e {
-                e if e.is_not_found() => Error::CommitConflict(format!(
-                    "checkpoint {}/{} was replaced or collected while it was streamed: open a new reader",
-                    self.entry.step, self.entry.op
-                )),
-                other => other,
-            })?;
+            .map_err(|e| self.named(e))?;
         if loaded.num_rows() != len {
             return Err(Error::corrupt(
                 &loaded.path,
@@ -106,6 +100,23 @@ impl BatchStream {
         self.next_row += len;
         self.pending = arrow_out::batches(&loaded, arrow_out::TABLE_BATCH_BYTES)?.into();
         Ok(self.pending.pop_front())
+    }
+}
+
+impl BatchStream {
+    /// A file gone under the stream: replaced or collected since it started
+    /// (a newer manifest), else damage.
+    fn named(&self, e: Error) -> Error {
+        if !e.is_not_found() {
+            return e;
+        }
+        match self.store.manifest() {
+            Ok(m) if m.generation != self.manifest.generation => Error::CommitConflict(format!(
+                "checkpoint {}/{} was replaced or collected while it was streamed: open a new reader",
+                self.entry.step, self.entry.op
+            )),
+            _ => e.missing_is_damage(),
+        }
     }
 }
 
