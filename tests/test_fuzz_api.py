@@ -111,7 +111,7 @@ CALLS: dict[str, Callable[[CheckpointManager, st.DataObject], Any]] = {
     "load_checkpoint_as_dataframe": lambda m, d: m.load_checkpoint_as_dataframe(d.draw(TEXT), "o"),
 }
 WHOLE_STORE = ["list", "entries", "stats", "verify", "list_checkpoints", "get_checkpoint_summary"]
-WHOLE_STORE += ["get_storage_stats", "gc", "recover", "clear"]
+WHOLE_STORE += ["get_storage_stats", "gc", "compact", "recover", "clear"]
 
 
 def filled(store: Path) -> CheckpointManager:

@@ -25,6 +25,15 @@ def batch_key(op: str, batch_index: int) -> tuple[str, str]:
     return f"{op}_batches", f"batch_{batch_index}"
 
 
+def count(value: Any, name: str) -> Any:
+    """An int argument the store takes as unsigned: out of range is a ValueError
+    (not the OverflowError of the conversion, which `except ValueError` misses);
+    what is not an int is left to the store's own TypeError."""
+    if isinstance(value, int) and not isinstance(value, bool) and not 0 <= value < 2**63:
+        raise ValueError(f"{name} must be between 0 and 2**63 - 1, not {value}")
+    return value
+
+
 def iso_time(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
 
@@ -87,7 +96,7 @@ class CheckpointManager:
         meta: dict[str, str] | None = None,
     ) -> str:
         """Commit a partial result of `op`; returns `<dir>/<op>_batches/batch_<i>.parquet`."""
-        return self._store.save_batch(op, batch_index, records, meta)
+        return self._store.save_batch(op, count(batch_index, "batch_index"), records, meta)
 
     def delete(self, step: str, op: str) -> bool:
         """Remove checkpoint (step, op); True if it existed. Its values go at `gc()`."""
@@ -141,7 +150,7 @@ class CheckpointManager:
 
     def head(self, step: str, op: str, n: int = 10) -> list[Record] | None:
         """The first `n` records (all when fewer), reading only what they need."""
-        return self._store.head(step, op, n)
+        return self._store.head(step, op, count(n, "n"))
 
     def iter_records(self, step: str, op: str, chunk_rows: int = 2048) -> Iterator[Record]:
         """The records of (step, op) exactly as saved, read `chunk_rows` at a time:
@@ -171,7 +180,7 @@ class CheckpointManager:
         self, step: str, op: str, n: int = 10, columns: list[str] | None = None
     ) -> pyarrow.Table | None:
         """The first `n` rows as a `pyarrow.Table`, reading only what they need."""
-        return self._store.sample(step, op, n, columns)
+        return self._store.sample(step, op, count(n, "n"), columns)
 
     def reader(
         self, step: str, op: str, columns: list[str] | None = None

@@ -82,14 +82,28 @@ impl Remote {
         if location.starts_with("file://") {
             let parsed = options::parse_file(location, opts)?;
             let folder = &parsed.folder;
-            std::fs::create_dir_all(folder).map_err(|e| Error::io("create folder", folder, e))?;
-            let store = object_store::local::LocalFileSystem::new_with_prefix(folder)
+            // rooted at the nearest folder that exists, the rest a key prefix:
+            // reading a store that is not there creates nothing (the first
+            // write makes its folders)
+            let base = folder
+                .ancestors()
+                .find(|a| a.is_dir())
+                .unwrap_or(std::path::Path::new("/"));
+            let rest = folder
+                .strip_prefix(base)
+                .unwrap_or(std::path::Path::new(""));
+            let prefix = rest
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect::<Vec<_>>()
+                .join("/");
+            let store = object_store::local::LocalFileSystem::new_with_prefix(base)
                 .map_err(|e| Error::InvalidValue(format!("cannot open {location:?}: {e}")))?
                 .with_fsync(true);
             let root = format!("file://{}", folder.display())
                 .trim_end_matches('/')
                 .to_string();
-            return Remote::with_store(Arc::new(store), &root, "", parsed.grace);
+            return Remote::with_store(Arc::new(store), &root, &prefix, parsed.grace);
         }
         let parsed = options::parse(location, opts)?;
         // rustls needs a process-wide crypto provider for HTTPS; an error means

@@ -39,18 +39,13 @@ fn seconds_of(key: &str, value: &str) -> Result<Duration> {
         })
 }
 
-/// An endpoint must be an http(s) URL with a host: the HTTP client panics on
-/// anything else at the first request.
+/// An endpoint must be an http(s) URL with a host (and a port in range):
+/// the HTTP client panics on anything else at the first request.
 fn check_endpoint(key: &str, value: &str) -> Result<()> {
-    let rest = value
-        .strip_prefix("http://")
-        .or_else(|| value.strip_prefix("https://"));
-    let host = rest.map(|r| r.split(['/', '?', '#']).next().unwrap_or(""));
-    let valid = host.is_some_and(|h| {
-        !h.is_empty()
-            && h.chars()
-                .all(|c| c.is_ascii_alphanumeric() || "-._:[]@%".contains(c))
-    });
+    let parsed = url::Url::parse(value).ok();
+    let valid = parsed.is_some_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    }) && !value.chars().any(|c| c.is_whitespace() || c.is_control());
     if valid {
         Ok(())
     } else {
@@ -61,11 +56,34 @@ fn check_endpoint(key: &str, value: &str) -> Result<()> {
 }
 
 /// Checks the values object_store would only reject (or panic on) at the
-/// first request: endpoints and durations ("5s", "500ms", "1m").
+/// first request: no control characters anywhere (they end up in HTTP
+/// headers), endpoints, bucket names and durations ("5s", "500ms", "1m").
+/// S3 bucket names: letters, digits, dots, dashes (and underscores, which
+/// some S3-compatible servers allow); anything else cannot be sent.
+fn check_bucket(key: &str, value: &str) -> Result<()> {
+    let valid = !value.is_empty()
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || ".-_".contains(c));
+    if valid {
+        Ok(())
+    } else {
+        Err(Error::InvalidValue(format!(
+            "{key}: {value:?} is not a bucket name (letters, digits, '.', '-', '_')"
+        )))
+    }
+}
+
 fn check_value(config: &AmazonS3ConfigKey, key: &str, value: &str) -> Result<()> {
     use ClientConfigKey as C;
+    if value.chars().any(|c| c.is_control()) {
+        return Err(Error::InvalidValue(format!(
+            "storage option {key} holds a control character: {value:?}"
+        )));
+    }
     match config {
         AmazonS3ConfigKey::Endpoint | AmazonS3ConfigKey::S3Endpoint => check_endpoint(key, value),
+        AmazonS3ConfigKey::Bucket => check_bucket(key, value),
         AmazonS3ConfigKey::Client(
             C::ConnectTimeout
             | C::Timeout
@@ -132,21 +150,31 @@ pub fn parse(location: &str, options: &BTreeMap<String, String>) -> Result<S3Loc
             "{location:?} names no bucket: use s3://bucket/prefix"
         )));
     }
+    check_bucket("the bucket of the URL", bucket)?;
     let prefix = prefix.trim_matches('/').to_string();
-    for var in ["AWS_ENDPOINT_URL", "AWS_ENDPOINT", "AWS_ENDPOINT_URL_S3"] {
-        if let Ok(endpoint) = std::env::var(var) {
-            check_endpoint(var, &endpoint)?;
-        }
-    }
     // bounded requests: a paused or unreachable server fails in seconds, not
-    // after object_store's 3-minute retry budget (options override these)
-    let mut builder = AmazonS3Builder::from_env()
+    // after object_store's 3-minute retry budget (the environment and the
+    // options override these)
+    let mut builder = AmazonS3Builder::new()
         .with_bucket_name(bucket)
         .with_config(
             AmazonS3ConfigKey::Client(ClientConfigKey::ConnectTimeout),
             "5s",
         )
         .with_config(AmazonS3ConfigKey::Client(ClientConfigKey::Timeout), "30s");
+    // the AWS_* environment, as object_store's from_env reads it, checked
+    for (var, value) in std::env::vars_os() {
+        let (Some(var), Some(value)) = (var.to_str(), value.to_str()) else {
+            continue;
+        };
+        if let Some(config) = var
+            .strip_prefix("AWS_")
+            .and_then(|_| var.to_ascii_lowercase().parse::<AmazonS3ConfigKey>().ok())
+        {
+            check_value(&config, var, value)?;
+            builder = builder.with_config(config, value);
+        }
+    }
     let mut retry = RetryConfig {
         retry_timeout: DEFAULT_RETRY_TIMEOUT,
         ..RetryConfig::default()

@@ -85,7 +85,12 @@ impl BatchStream {
         };
         let loaded = self
             .store
-            .read_entry(&self.manifest, self.entry.clone(), mode, self.columns.as_deref())
+            .read_entry(
+                &self.manifest,
+                self.entry.clone(),
+                mode,
+                self.columns.as_deref(),
+            )
             .map_err(|e| self.named(e))?;
         if loaded.num_rows() != len {
             return Err(Error::corrupt(
