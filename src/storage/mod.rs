@@ -32,7 +32,7 @@ use crate::parquet_io::{self, ReadPlan};
 /// The backend of one store.
 pub enum Storage {
     Local(local::Local),
-    Object(object::Remote),
+    Object(Box<object::Remote>),
 }
 
 /// A file of the store, as a listing shows it.
@@ -65,7 +65,9 @@ impl Storage {
     /// URL: the object-store protocol on a (possibly shared) folder.
     pub fn open(location: &str, options: &BTreeMap<String, String>) -> Result<Storage> {
         if options::is_url(location) {
-            return Ok(Storage::Object(object::Remote::open(location, options)?));
+            return Ok(Storage::Object(Box::new(object::Remote::open(
+                location, options,
+            )?)));
         }
         if !options.is_empty() {
             return Err(Error::InvalidValue(format!(

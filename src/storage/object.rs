@@ -50,6 +50,9 @@ pub struct Remote {
 struct Latest {
     manifest: Manifest,
     bytes: u64,
+    /// The object's ETag when known: a generation deleted and written again
+    /// (by a writer that saw the one before) is another object.
+    tag: Option<String>,
 }
 
 /// Requests and bytes of one store's object-store traffic.
@@ -218,6 +221,12 @@ impl Remote {
 
     /// Creates `name`; `Ok(false)` when it already exists.
     async fn create(&self, name: &str, bytes: Bytes) -> Result<bool> {
+        Ok(self.create_tagged(name, bytes).await?.is_some())
+    }
+
+    /// Creates `name`: Some(its ETag, when the server gives one), or None
+    /// when it already exists.
+    async fn create_tagged(&self, name: &str, bytes: Bytes) -> Result<Option<Option<String>>> {
         bump(&self.counters.puts, 1);
         bump(&self.counters.bytes_written, bytes.len() as u64);
         let key = self.key(name);
@@ -227,9 +236,9 @@ impl Remote {
             .put_opts(&key, payload, PutMode::Create.into())
             .await
         {
-            Ok(_) => Ok(true),
+            Ok(put) => Ok(Some(put.e_tag)),
             Err(object_store::Error::AlreadyExists { .. })
-            | Err(object_store::Error::Precondition { .. }) => Ok(false),
+            | Err(object_store::Error::Precondition { .. }) => Ok(None),
             Err(e) => Err(self.fail("write", name, e)),
         }
     }
@@ -284,17 +293,26 @@ impl Remote {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .clone();
+            // the listing starts at the known generation itself: it must
+            // still be the object this process read (a generation deleted
+            // and written again by another writer is not)
             let after = known
                 .as_ref()
-                .map(|l| Self::generation_name(l.manifest.generation));
-            let newest = self
-                .list_metas(MANIFESTS, after.as_deref())?
+                .and_then(|l| l.manifest.generation.checked_sub(1))
+                .map(Self::generation_name);
+            let listed = self.list_metas(MANIFESTS, after.as_deref())?;
+            let newest = listed
                 .iter()
-                .filter_map(|meta| Self::generation_of(meta.location.as_ref()))
-                .max();
-            let Some(generation) = newest else {
+                .filter_map(|meta| Some((Self::generation_of(meta.location.as_ref())?, meta)))
+                .max_by_key(|(g, _)| *g);
+            let Some((generation, meta)) = newest else {
                 match known {
-                    Some(l) => return Ok(l.manifest),
+                    // the generation this process knew was deleted and none
+                    // is newer: the store was rolled back; read it afresh
+                    Some(_) => {
+                        *self.latest.lock().unwrap_or_else(|p| p.into_inner()) = None;
+                        continue;
+                    }
                     // Some(()): a first commit raced the listing, list again
                     None => match self.no_manifest()? {
                         Some(()) => continue,
@@ -302,6 +320,16 @@ impl Remote {
                     },
                 }
             };
+            if let Some(l) = &known {
+                let same = match (&l.tag, &meta.e_tag) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => meta.size == l.bytes,
+                };
+                if generation == l.manifest.generation && same {
+                    return Ok(l.manifest.clone());
+                }
+            }
+            let tag = meta.e_tag.clone();
             let name = Self::generation_name(generation);
             match self.get(&name) {
                 Ok(bytes) => {
@@ -312,7 +340,7 @@ impl Remote {
                             "manifest generation does not match its name",
                         ));
                     }
-                    self.remember(&manifest, bytes.len() as u64);
+                    self.remember(&manifest, bytes.len() as u64, tag);
                     return Ok(manifest);
                 }
                 // pruned after the listing: a newer generation exists, list again
@@ -361,15 +389,18 @@ impl Remote {
         ))
     }
 
-    fn remember(&self, manifest: &Manifest, bytes: u64) {
+    /// Keeps `manifest` as the newest known, unless a newer one is known;
+    /// the same generation replaces it (it was deleted and written again).
+    fn remember(&self, manifest: &Manifest, bytes: u64, tag: Option<String>) {
         let mut latest = self.latest.lock().unwrap_or_else(|p| p.into_inner());
         if latest
             .as_ref()
-            .is_none_or(|l| l.manifest.generation < manifest.generation)
+            .is_none_or(|l| l.manifest.generation <= manifest.generation)
         {
             *latest = Some(Latest {
                 manifest: manifest.clone(),
                 bytes,
+                tag,
             });
         }
     }
@@ -404,14 +435,14 @@ impl Remote {
             return Ok(Commit::Conflict);
         }
         let name = Self::generation_name(manifest.generation);
-        if block_on(self.create(&name, text.clone()))? {
-            self.remember(manifest, text.len() as u64);
+        if let Some(tag) = block_on(self.create_tagged(&name, text.clone()))? {
+            self.remember(manifest, text.len() as u64, tag);
             return Ok(Commit::Done);
         }
         // Taken: by another writer, or by this one when a retried PUT had in
         // fact landed. Only the bytes tell, and ours are unique (new names).
         if self.get(&name).ok().as_ref() == Some(&text) {
-            self.remember(manifest, text.len() as u64);
+            self.remember(manifest, text.len() as u64, None);
             return Ok(Commit::Done);
         }
         self.discard(uploaded());

@@ -42,8 +42,8 @@ impl Store {
             let mut manifest = self.manifest()?;
             // a writer that lost to gc plans again on gc's manifest, uncounted
             let lost_to_gc = attempt > 0
-                && by != "gc"
-                && manifest.committed_by.as_deref() == Some("gc")
+                && !maintenance(Some(by))
+                && maintenance(manifest.committed_by.as_deref())
                 && losses_to_gc < MAX_LOSSES_TO_GC;
             if lost_to_gc {
                 losses_to_gc += 1;
@@ -59,7 +59,7 @@ impl Store {
                 }
                 Plan::Again => {}
             }
-            let cap = if by == "gc" {
+            let cap = if maintenance(Some(by)) {
                 GC_COMMIT_ATTEMPTS
             } else {
                 MAX_COMMIT_ATTEMPTS
@@ -67,6 +67,12 @@ impl Store {
             attempt = retry_after_conflict(by, attempt, cap)?;
         }
     }
+}
+
+/// gc and compaction: they yield to writers, and writers do not count
+/// commits lost to them.
+fn maintenance(by: Option<&str>) -> bool {
+    matches!(by, Some("gc" | "compact"))
 }
 
 /// Counts a lost commit and waits a little (jittered, growing) before the next.

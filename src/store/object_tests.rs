@@ -17,7 +17,7 @@ use crate::value::Record;
 fn handle(bucket: &Arc<InMemory>, grace: Duration) -> Store {
     let store: Arc<dyn ObjectStore> = bucket.clone();
     let remote = Remote::with_store(store, "memory://bucket/run", "run", grace).expect("remote");
-    Store::on(Storage::Object(remote))
+    Store::on(Storage::Object(Box::new(remote)))
 }
 
 /// `writers` threads, each with a store of its own, save checkpoints

@@ -122,7 +122,17 @@ impl Store {
             let staged = match reusable {
                 // a rerun saving the same records: only the manifest changes
                 Some(prev) => Staged::reuse(prev),
-                None => self.stage(&encoded, manifest, &origin)?,
+                None => match self.stage(&encoded, manifest, &origin) {
+                    // gc or compaction replaced a segment the dedup index
+                    // was reading: plan again on the newer manifest
+                    Err(e)
+                        if e.is_not_found()
+                            && self.manifest()?.generation != manifest.generation =>
+                    {
+                        return Ok(Plan::Again);
+                    }
+                    other => other?,
+                },
             };
             manifest.entries.retain(|e| !(e.step == step && e.op == op));
             let mut entry = Entry {
