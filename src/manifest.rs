@@ -112,6 +112,11 @@ pub struct Manifest {
     pub next_value_id: u64,
     pub entries: Vec<Entry>,
     pub segments: Vec<Segment>,
+    /// Small notes about the store as a whole, committed like checkpoints
+    /// (the DocETL adapter records the latest run here, which may have
+    /// reused every checkpoint and so written none).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub notes: BTreeMap<String, String>,
 }
 
 impl Default for Manifest {
@@ -123,6 +128,7 @@ impl Default for Manifest {
             next_value_id: 0,
             entries: Vec::new(),
             segments: Vec::new(),
+            notes: BTreeMap::new(),
         }
     }
 }

@@ -333,6 +333,12 @@ def test_cost_is_stored_per_checkpoint_and_shown(work: Work) -> None:
     text = work.cli("stats", str(work.inter))
     assert "latest run" in text and "reused 1 checkpoint" in text
 
+    # a run that reuses every checkpoint saves none: the store's note names it
+    work.run(work.config(label={"prompt": prompt}, stats={"code": CLEAN}))
+    latest = json.loads(work.cli("stats", str(work.inter), "--json"))["latest_run"]
+    assert latest["recomputed"] == 0 and latest["reused"] == 3
+    assert latest["reused_dollars"] == pytest.approx(label["dollars"])
+
 
 def test_info_shows_the_reasons_a_run_stored(work: Work) -> None:
     work.run(work.config())

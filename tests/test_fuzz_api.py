@@ -108,10 +108,11 @@ CALLS: dict[str, Callable[[CheckpointManager, st.DataObject], Any]] = {
         d.draw(TEXT), d.draw(INTS), d.draw(RECORDS)
     ),
     "load_checkpoint": lambda m, d: m.load_checkpoint("s", d.draw(TEXT)),
+    "set_note": lambda m, d: m.set_note(d.draw(TEXT), d.draw(TEXT)),
     "load_checkpoint_as_dataframe": lambda m, d: m.load_checkpoint_as_dataframe(d.draw(TEXT), "o"),
 }
 WHOLE_STORE = ["list", "entries", "stats", "verify", "list_checkpoints", "get_checkpoint_summary"]
-WHOLE_STORE += ["get_storage_stats", "gc", "compact", "recover", "clear"]
+WHOLE_STORE += ["get_storage_stats", "gc", "compact", "recover", "clear", "notes"]
 
 
 def filled(store: Path) -> CheckpointManager:

@@ -117,6 +117,8 @@ ENTRY_POINTS: dict[str, Callable[[Any, Path], Any]] = {
     "clear": lambda s, d: s.clear(),
     "gc": lambda s, d: s.gc(),
     "compact": lambda s, d: s.compact(),
+    "notes": lambda s, d: s.notes(),
+    "set_note": lambda s, d: s.set_note("k", "v"),
     "stats": lambda s, d: s.stats(),
     "verify": lambda s, d: s.verify(),
     "recover": lambda s, d: s.recover(),

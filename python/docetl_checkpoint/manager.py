@@ -121,6 +121,15 @@ class CheckpointManager:
         """
         return self._store.gc()
 
+    def notes(self) -> dict[str, str]:
+        """Small notes about the store as a whole (what the DocETL adapter
+        records of the latest run, which may have written no checkpoint)."""
+        return self._store.notes()
+
+    def set_note(self, key: str, value: str | None) -> None:
+        """Set a note of at most 1 KB (None removes it), in one atomic commit."""
+        self._store.set_note(key, value)
+
     def compact(self) -> dict[str, int]:
         """Merge the small value segments saves write into large ones, recompressed
         at a strong zstd level (saves compress fast; `gc()` also ends with this).

@@ -367,6 +367,19 @@ impl Store {
         })
     }
 
+    /// The store's notes (key -> value).
+    fn notes(&self, py: Python<'_>) -> PyResult<BTreeMap<String, String>> {
+        guarded("notes", || Ok(py.detach(|| self.inner.manifest())?.notes))
+    }
+
+    /// Sets a note, or removes it with None; one commit.
+    #[pyo3(signature = (key, value))]
+    fn set_note(&self, py: Python<'_>, key: &str, value: Option<&str>) -> PyResult<()> {
+        guarded("set_note", || {
+            Ok(py.detach(|| self.inner.set_note(key, value))?)
+        })
+    }
+
     /// Rebuilds a missing or unreadable manifest from the data files.
     fn recover<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         guarded("recover", || {

@@ -261,6 +261,29 @@ impl Store {
         Ok(true)
     }
 
+    /// Sets (or, with None, removes) a note of the store, in one commit;
+    /// a note of up to `META_INLINE_BYTES`, as it lives in the manifest.
+    pub fn set_note(&self, key: &str, value: Option<&str>) -> Result<()> {
+        if value.is_some_and(|v| v.len() > crate::manifest::META_INLINE_BYTES) {
+            return Err(Error::InvalidValue(format!(
+                "note {key:?} is longer than {} bytes",
+                crate::manifest::META_INLINE_BYTES
+            )));
+        }
+        let _lock = self.storage.lock_writers()?;
+        self.commit_planned("note", |manifest| {
+            if manifest.notes.get(key).map(String::as_str) == value {
+                return Ok(Plan::Skip(()));
+            }
+            match value {
+                Some(v) => manifest.notes.insert(key.to_string(), v.to_string()),
+                None => manifest.notes.remove(key),
+            };
+            Ok(Plan::Commit(Vec::new(), ()))
+        })?;
+        Ok(())
+    }
+
     /// Removes every checkpoint and batch in one commit, then collects garbage.
     pub fn clear(&self) -> Result<usize> {
         if !self.storage.exists()? {

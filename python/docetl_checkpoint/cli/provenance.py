@@ -58,18 +58,22 @@ def cost_cell(entry: dict[str, Any]) -> str:
     return "" if spent is None else dollars(float(spent["dollars"]))
 
 
-def latest_run(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
-    """The latest run that computed a checkpoint: what it recomputed, what reuse saved it.
+def latest_run(
+    entries: list[dict[str, Any]], noted: dict[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """The latest run: what it recomputed, what reuse saved it.
 
     Every checkpoint the latest run did not recompute was reused by it (loaded,
     or not needed); what those cost when they were computed is what reuse
-    saved. A run that recomputed nothing writes nothing, so it is not seen.
+    saved. `noted` is the run the store's note names (`run_of(notes)`): a run
+    that reused every checkpoint saved none, and only the note knows it ran.
     """
     checkpoints = [e for e in entries if e.get("kind", "checkpoint") == "checkpoint"]
     runs = [(run, e) for e in checkpoints if (run := run_of(e.get("meta"))) is not None]
-    if not runs:
+    known = [run for run, _ in runs] + ([noted] if noted and "started" in noted else [])
+    if not known:
         return None
-    latest = max((run for run, _ in runs), key=lambda r: r["started"])
+    latest = max(known, key=lambda r: r["started"])
     mine = [e for run, e in runs if run.get("id") == latest.get("id")]
     others = [e for e in checkpoints if not any(e is m for m in mine)]
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from docetl_checkpoint.cli import provenance, render
 from docetl_checkpoint.cli.common import EXIT_OK, open_store
+from docetl_checkpoint.docetl.cost import run_of
 
 
 def count(n: int, word: str, plural: str | None = None) -> str:
@@ -69,7 +70,8 @@ def stats_lines(stats: dict[str, Any]) -> list[tuple[str, str]]:
 def cmd_stats(args: argparse.Namespace) -> int:
     store = open_store(args.dir)
     stats = store.stats()
-    latest = provenance.latest_run(store.entries())  # what reuse saved a DocETL run
+    # what reuse saved the latest DocETL run (the note: a run that only reused)
+    latest = provenance.latest_run(store.entries(), run_of(store.notes()))
     if args.json:
         print(render.dumps(dict(stats, latest_run=latest) if latest else stats))
         return EXIT_OK

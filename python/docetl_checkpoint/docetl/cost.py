@@ -63,10 +63,15 @@ class CostMeter:
     def meta(self, runner: Any) -> dict[str, str]:
         """The cost and run meta for the checkpoint being saved now."""
         spent = self.since_mark(runner)
-        out = {META_RUN: json.dumps(self.run, separators=(",", ":"))}
+        out = {META_RUN: run_text(self.run)}
         if spent is not None:
             out[META_COST] = json.dumps(spent, separators=(",", ":"))
         return out
+
+
+def run_text(run: dict[str, Any]) -> str:
+    """A run (`id`, `started`) as stored in meta and in the store's note."""
+    return json.dumps(run, separators=(",", ":"))
 
 
 def _decoded(meta: dict[str, str] | None, key: str) -> dict[str, Any] | None:

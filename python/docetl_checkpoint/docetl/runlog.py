@@ -35,6 +35,7 @@ class RunLog:
         # edit their config dict while running (e.g. map's `_append_document_to_prompt`)
         self._snapshot: tuple[str, dict[provenance.OpKey, provenance.Provenance]] | None = None
         self.meter = cost_meta.CostMeter()
+        self._noted = False
 
     def bind(self, runner: Any) -> None:
         self._runner = weakref.ref(runner)
@@ -78,6 +79,11 @@ class RunLog:
         if runner is None:
             return
         if hit:
+            if not self._noted:
+                # a run that reuses every checkpoint saves none: the store's
+                # note is what tells `stats` it ran
+                store.manager.set_note(cost_meta.META_RUN, cost_meta.run_text(self.meter.run))
+                self._noted = True
             self._pending.pop((step, op), None)
             entry = store.info(step, op) or {}
             spent = cost_meta.cost_of(entry.get("meta"))
