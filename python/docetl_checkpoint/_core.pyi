@@ -12,6 +12,7 @@ __all__ = [
     "Store",
     "canonical_hash",
     "record_hash",
+    "_force_panic",
 ]
 
 __version__: str
