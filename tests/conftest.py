@@ -74,6 +74,19 @@ def manager(store_dir: Path) -> CheckpointManager:
     return CheckpointManager(str(store_dir))
 
 
+# -- DocETL --------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """The real DocETL, offline, with a home folder of the module's own (its LLM
+    cache and settings are not shared across test modules)."""
+    from docetl_helpers import import_docetl, set_offline_env
+
+    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
+    return import_docetl()
+
+
 # -- S3 (a SeaweedFS server, see tests/helpers/seaweed.py) ------------------------
 
 S3_BUCKET = "docetl-test"

@@ -24,19 +24,11 @@ from docetl_helpers import (
     STATS,
     calls,
     docetl_json_files,
-    import_docetl,
     make_docs,
-    set_offline_env,
     write_json,
 )
 
 pytestmark = DOCETL_MARKS
-
-
-@pytest.fixture(scope="module")
-def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
-    return import_docetl()
 
 
 @pytest.fixture

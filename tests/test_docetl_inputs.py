@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from conftest import assert_json_identical
 from docetl_checkpoint.docetl import CheckpointStore, install, is_installed, uninstall
-from docetl_helpers import DOCETL_MARKS, LOG_ENV, Run, import_docetl, run_pipeline, set_offline_env
+from docetl_helpers import DOCETL_MARKS, LOG_ENV, Run, run_pipeline
 
 pytestmark = DOCETL_MARKS
 
@@ -34,12 +34,6 @@ def transform(arg):
     text = arg.get("content", arg.get("text", ""))
     return {{"length": len(text), "head": str(text)[:40]}}
 """
-
-
-@pytest.fixture(scope="module")
-def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
-    return import_docetl()
 
 
 @pytest.fixture

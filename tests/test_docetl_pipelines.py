@@ -42,26 +42,18 @@ from docetl_helpers import (
     Run,
     calls,
     docetl_json_checkpoints,
-    import_docetl,
     label_config,
     make_docs,
     no_network,
     normalize_ids,
     pipeline_config,
     run_pipeline,
-    set_offline_env,
     write_json,
 )
 
 pytestmark = DOCETL_MARKS
 
 LAST = ("report", "by_kw")
-
-
-@pytest.fixture(scope="module")
-def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
-    return import_docetl()
 
 
 @dataclass

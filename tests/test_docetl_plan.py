@@ -22,7 +22,7 @@ import yaml
 from docetl_checkpoint import CheckpointManager
 from docetl_checkpoint.cli import main
 from docetl_checkpoint.docetl import install, uninstall
-from docetl_helpers import DOCETL_MARKS, Run, import_docetl, make_docs, run_pipeline, write_json
+from docetl_helpers import DOCETL_MARKS, Run, make_docs, run_pipeline, write_json
 
 pytestmark = DOCETL_MARKS
 
@@ -69,14 +69,6 @@ def pipeline(
             "output": {"type": "file", "path": str(out), "intermediate_dir": str(inter)},
         },
     }
-
-
-@pytest.fixture(scope="module")
-def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    from docetl_helpers import set_offline_env
-
-    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
-    return import_docetl()
 
 
 @dataclass

@@ -27,22 +27,14 @@ from docetl_helpers import (
     LOG_ENV,
     docetl_json_checkpoints,
     docetl_json_files,
-    import_docetl,
     make_docs,
     normalize_ids,
     pipeline_config,
     run_pipeline,
-    set_offline_env,
     write_json,
 )
 
 pytestmark = DOCETL_MARKS
-
-
-@pytest.fixture(scope="module")
-def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
-    return import_docetl()
 
 
 @pytest.fixture(scope="module")

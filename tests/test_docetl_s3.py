@@ -15,21 +15,13 @@ from docetl_helpers import (
     LOG_ENV,
     TAG,
     calls,
-    import_docetl,
     make_docs,
     pipeline_config,
     run_pipeline,
-    set_offline_env,
     write_json,
 )
 
 pytestmark = DOCETL_MARKS
-
-
-@pytest.fixture(scope="module")
-def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
-    return import_docetl()
 
 
 def test_pipeline_checkpoints_on_s3_are_reused_by_a_second_run(

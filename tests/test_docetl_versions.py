@@ -9,17 +9,11 @@ from typing import Any
 
 import pytest
 from docetl_checkpoint.docetl import install, uninstall, versions
-from docetl_helpers import DOCETL_MARKS, import_docetl, set_offline_env
+from docetl_helpers import DOCETL_MARKS
 
 pytestmark = DOCETL_MARKS
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def docetl(tmp_path_factory: pytest.TempPathFactory) -> Any:
-    set_offline_env(tmp_path_factory.mktemp("docetl-home"))
-    return import_docetl()
 
 
 @pytest.fixture(autouse=True)
