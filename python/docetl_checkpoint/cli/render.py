@@ -197,9 +197,24 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def strict(value: Any) -> Any:
+    """`value` with NaN and the infinities as the strings "NaN", "Infinity",
+    "-Infinity" (strict JSON has no such numbers; docs/cli.md says so)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[str(value)]
+    if isinstance(value, dict):
+        return {strict(k) if isinstance(k, float) else k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [strict(v) for v in value]
+    return value
+
+
 def dumps(value: Any) -> str:
-    """JSON for `--json` output: bytes as hex, anything else unknown as str."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    """Strict JSON for `--json` output: NaN and infinities as strings, bytes as hex,
+    anything else unknown as str."""
+    return json.dumps(
+        strict(value), indent=2, ensure_ascii=False, allow_nan=False, default=_json_default
+    )
 
 
 def aligned(pairs: Sequence[tuple[str, str]]) -> list[str]:
