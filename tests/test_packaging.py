@@ -66,4 +66,4 @@ def test_pyarrow_floor_has_what_table_uses() -> None:
 
 
 def test_min_deps_pins_the_declared_floors() -> None:
-    assert pins(["pandas"]) == ["pyarrow==15", "pandas==2"]
+    assert pins(["pandas"]) == ["pyarrow==15", "pandas==2.0.2"]
