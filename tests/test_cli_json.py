@@ -61,6 +61,8 @@ def test_every_json_output_is_strict(tmp_path: Path, capsys: Any) -> None:
             ("diff", tmp_path, "s", "a", "--to", "s", "b", "--json"),
             ("verify", tmp_path, "--json"),
             ("gc", tmp_path, "--json"),
+            ("compact", tmp_path, "--json"),
+            ("recover", tmp_path, "--json"),
         ]
     }
     diff = outputs[("diff", tmp_path, "s", "a", "--to", "s", "b", "--json")]
