@@ -136,10 +136,10 @@ test-wheel: wheel
 
 # The sdist builds a wheel that passes the same smoke test. A debug build that reuses
 # `make dev`'s compiled dependencies: this crate is compiled from the sdist's own
-# sources, as a unit of its own (--no-default-features: `python` comes from
-# pyproject.toml), so neither build makes the other stale. Cargo hashes a path
-# package relative to its root, so with the same features and profile it would call
-# the checkout's build fresh and package it instead of compiling the sdist.
+# sources as a cargo unit of its own (--no-default-features: `python` comes from
+# pyproject.toml). Cargo hashes a path package relative to its root, so with the
+# same features and profile it would call the checkout's build fresh and package
+# that. The two units share the .so file name, so each relinks it after the other.
 test-sdist: wheel dev
 	rm -rf $(WHEEL_TEST)/sdist
 	MATURIN_PEP517_ARGS="--profile dev --no-default-features" \
