@@ -160,6 +160,7 @@ test-min-deps: wheel
 	$(WHEEL_TEST)/min-deps/bin/python -c 'import pyarrow, pandas; print("pyarrow", pyarrow.__version__, "pandas", pandas.__version__)'
 	$(WHEEL_TEST)/min-deps/bin/pytest -m "not docetl" --ignore-glob "tests/test_docetl_*.py" \
 		--ignore tests/test_packaging.py $(PYTEST_ARGS)
+	rm -rf $(WHEEL_TEST)/min-deps  # 1 GB or so; kept when the suite fails
 
 clean:
 	[ ! -f $(S3_DIR)/server/state.json ] || $(SEAWEED) stop --dir $(S3_DIR)/server

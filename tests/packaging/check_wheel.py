@@ -90,6 +90,7 @@ def check(python: str, wheel: Path, work: Path, requirements: list[str]) -> None
     env.pop("PYTHONPATH", None)
     with tempfile.TemporaryDirectory(prefix="docetl-checkpoint-wheel-") as outside:
         run([venv / "bin" / "python", SMOKE, cargo_version()], env=env, cwd=outside)
+    shutil.rmtree(venv)  # ~400 MB each; a failing one stays for a look
 
 
 def main() -> None:
