@@ -32,17 +32,18 @@ DOCS = [
 ]
 
 
+def is_type(kind: str, t: pa.DataType) -> bool:
+    """pa.types.is_<kind>(t); False for kinds this pyarrow lacks (views: pyarrow 16+)."""
+    check = getattr(pa.types, f"is_{kind}", None)
+    return bool(check is not None and check(t))
+
+
 def is_stringish(t: pa.DataType) -> bool:
-    return bool(pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t))
+    return any(is_type(k, t) for k in ("string", "large_string", "string_view"))
 
 
 def is_listish(t: pa.DataType) -> bool:
-    return bool(
-        pa.types.is_list(t)
-        or pa.types.is_large_list(t)
-        or pa.types.is_list_view(t)
-        or pa.types.is_large_list_view(t)
-    )
+    return any(is_type(k, t) for k in ("list", "large_list", "list_view", "large_list_view"))
 
 
 @pytest.fixture

@@ -66,18 +66,40 @@ def pad(text: str, width: int, right: bool = False) -> str:
 
 
 def one_line(value: Any) -> str:
-    """A value as one line of text: strings as they are, the rest as JSON."""
+    """A value as one line of text: strings as they are, the rest as JSON.
+
+    A string that would read as another value (`"1"` beside the number 1, `"null"`,
+    `"true"`, `"[1]"`, `""` beside a missing key) is shown in JSON quotes, so every
+    value that looks like a number, a bool, null or JSON is one.
+    """
     if isinstance(value, str):
-        text = value
+        text = json.dumps(value, ensure_ascii=False) if reads_as_other(value) else value
     elif value is None:
         text = "null"
     elif isinstance(value, bool):
         text = "true" if value else "false"
     elif isinstance(value, float) and not math.isfinite(value):
-        text = repr(value)
+        text = NON_FINITE[str(value)]
     else:
         text = json.dumps(value, ensure_ascii=False, default=str)
     return text.replace("\r\n", "\\n").replace("\n", "\\n").replace("\r", "\\r").replace("\t", " ")
+
+
+# how NaN and the infinities are written: as JavaScript and Python's json spell them
+NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def reads_as_other(text: str) -> bool:
+    """True if `text`, shown bare, would look like a number, bool, null, JSON or nothing."""
+    if not text.strip():
+        return True
+    if text[0] not in '-0123456789tfnNI["{':
+        return False  # cannot start a JSON value: skip the parse
+    try:
+        json.loads(text)
+    except ValueError:
+        return False
+    return True
 
 
 def is_number(value: Any) -> bool:
@@ -175,9 +197,24 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
+def strict(value: Any) -> Any:
+    """`value` with NaN and the infinities as the strings "NaN", "Infinity",
+    "-Infinity" (strict JSON has no such numbers; docs/cli.md says so)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else NON_FINITE[str(value)]
+    if isinstance(value, dict):
+        return {strict(k) if isinstance(k, float) else k: strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [strict(v) for v in value]
+    return value
+
+
 def dumps(value: Any) -> str:
-    """JSON for `--json` output: bytes as hex, anything else unknown as str."""
-    return json.dumps(value, indent=2, ensure_ascii=False, default=_json_default)
+    """Strict JSON for `--json` output: NaN and infinities as strings, bytes as hex,
+    anything else unknown as str."""
+    return json.dumps(
+        strict(value), indent=2, ensure_ascii=False, allow_nan=False, default=_json_default
+    )
 
 
 def aligned(pairs: Sequence[tuple[str, str]]) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from typing import Any
 
 from docetl_checkpoint.cli import provenance, render
@@ -16,6 +17,27 @@ def count(n: int, word: str, plural: str | None = None) -> str:
 
 def size(n: float) -> str:
     return f"{render.human_bytes(n)} ({n:,})"
+
+
+def saved_text(logical: int, on_disk: int) -> str:
+    """What dedup and compression saved, or by how much the files outweigh the records
+    (a small store: Parquet footers and the manifest cost more than they save)."""
+    if on_disk > logical:
+        ratio = on_disk / logical
+        times = f"{ratio:.1f}x" if ratio < 10 else f"{ratio:,.0f}x"
+        return (
+            f"nothing: the files take {render.human_bytes(on_disk - logical)} more "
+            f"than the records ({times} the logical size)"
+        )
+    fraction = 1 - on_disk / logical
+    if fraction < 0.005:
+        return "nothing: the files take about the logical size"
+    # floored, so a store that saved 99.96% does not claim 100%
+    percent = f"{fraction:.0%}" if fraction < 0.995 else f"{math.floor(fraction * 1000) / 10}%"
+    text = f"{render.human_bytes(logical - on_disk)}, {percent} of the logical size"
+    if on_disk and logical / on_disk >= 1.5:
+        text += f" ({logical / on_disk:,.1f}x smaller)"
+    return text
 
 
 def stats_lines(stats: dict[str, Any]) -> list[tuple[str, str]]:
@@ -49,13 +71,7 @@ def stats_lines(stats: dict[str, Any]) -> list[tuple[str, str]]:
         ]
         pairs.append(("on disk", size(total) + (f": {', '.join(parts)}" if parts else "")))
         if logical_bytes:
-            pairs.append(
-                (
-                    "saved",
-                    f"{1 - total / logical_bytes:.0%} of the logical size "
-                    f"({logical_bytes / max(total, 1):.1f}x smaller)",
-                )
-            )
+            pairs.append(("saved", saved_text(logical_bytes, total)))
     for key, value in s.items():
         if key.endswith("_bytes") and isinstance(value, (int, float)):
             text = size(value)
