@@ -132,8 +132,20 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"  DocETL JSON layout (computed)      {mb(json_bytes):>10}")
     if estimate is not None:
-        print(f"  -> {disk / estimate['bytes']:.2f}x the unique-content estimate (goal <= 1.2x)")
+        print(f"  -> {disk / estimate['bytes']:.2f}x the unique-content estimate (goal <= 1.3x)")
     print(f"  -> {json_bytes / disk:.1f}x smaller than DocETL's JSON files")
+
+    # saves compress fast; compaction (what gc runs once segments pile up)
+    # merges their segments and recompresses them strongly
+    merged = m.compact()
+    compacted = folder_bytes(args.dir)
+    print(
+        f"\ncompact(): merged {merged['segments_merged']} value segments into "
+        f"{merged['segments_written']}; the store is now {mb(compacted)}"
+    )
+    if estimate is not None:
+        ratio = compacted / estimate["bytes"]
+        print(f"  -> {ratio:.2f}x the unique-content estimate (goal <= 1.0x)")
 
     step, op = wl.largest_checkpoint()
     columns = ["id", "title", "text", "theme", "category"]
