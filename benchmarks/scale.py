@@ -92,6 +92,7 @@ def main() -> int:
             f"{r['n']:>8} {r['logical_records']:>9} "
             + " ".join(f"{c:>16}" for c in cells)
             + f"  {r['sample5'] * 1e3:5.1f}ms {r['new_batch'] * 1e3:7.1f}ms"
+            + f" {r['new_batch_after_gc'] * 1e3:7.1f}ms"
         )
     print("(each phase: seconds, and cost per logical record vs the first N)")
     out = os.path.join(HERE, "results", "scale-latest.json")

@@ -99,6 +99,10 @@ pub struct Segment {
     /// it alone. Absent in manifests written before compaction existed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compacted: bool,
+    /// Its persisted dedup index (`hash_index`), written by compaction on
+    /// local folders: a new process's first save looks hashes up there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -70,6 +70,24 @@ pub fn write(values: &[(u64, &LargeValue)]) -> Result<Vec<u8>> {
     encode_segment(&batch, SAVE_ZSTD_LEVEL, ROW_GROUP_BYTES)
 }
 
+/// The (hash, id) of every value of a decoded segment (compaction's index).
+pub fn entries(path: &Path, batch: &RecordBatch) -> Result<Vec<(Hash, u64)>> {
+    let ids = column::<UInt64Type>(path, batch, ID)?.values();
+    let hashes = batch
+        .column(HASH)
+        .as_fixed_size_binary_opt()
+        .ok_or_else(|| Error::corrupt(path, "hash column"))?;
+    Ok(ids
+        .iter()
+        .enumerate()
+        .map(|(row, &id)| {
+            let mut hash = [0u8; 32];
+            hash.copy_from_slice(hashes.value(row));
+            (hash, id)
+        })
+        .collect())
+}
+
 /// Decoded segments (ascending, disjoint ids) as one segment compressed at
 /// `COMPACT_ZSTD_LEVEL`.
 pub fn merge(path: &Path, batches: &[RecordBatch]) -> Result<Vec<u8>> {

@@ -15,6 +15,7 @@ use super::commit::Plan;
 use super::Store;
 use crate::error::Result;
 use crate::fsio;
+use crate::hash_index;
 use crate::manifest::{Manifest, Segment};
 use crate::segment;
 
@@ -68,6 +69,7 @@ impl Store {
     fn compact_run(&self, run: &[Segment], report: &mut CompactReport) -> Result<()> {
         let (first, last) = (&run[0], &run[run.len() - 1]);
         let mut batches = Vec::with_capacity(run.len());
+        let mut entries = Vec::new();
         for seg in run {
             let path = self.data_path(&seg.file);
             let bytes = match self
@@ -78,10 +80,18 @@ impl Store {
                 Err(e) if e.is_not_found() => return Ok(()),
                 other => other?,
             };
-            batches.push(segment::decode_full(&path, bytes)?);
+            let batch = segment::decode_full(&path, bytes)?;
+            entries.extend(segment::entries(&path, &batch)?);
+            batches.push(batch);
         }
         let merged = segment::merge(&self.data_path(&first.file), &batches)?;
         drop(batches);
+        // a persisted dedup index beside it (local folders: lookups are
+        // small positioned reads; an object store would need a request each)
+        let index = self
+            .storage
+            .local_root()
+            .map(|_| Bytes::from(hash_index::write(entries)));
         let mut name = String::new();
         let (_, applied) = self.commit_planned("compact", |manifest| {
             // the run must be there as it was read: else leave it
@@ -91,11 +101,13 @@ impl Store {
             if !here {
                 return Ok(Plan::Skip(false));
             }
-            name = format!(
-                "values/{:012}-{}.parquet",
+            let stem = format!(
+                "values/{:012}-{}",
                 manifest.generation + 1,
                 fsio::unique_suffix()
             );
+            name = format!("{stem}.parquet");
+            let index_name = index.as_ref().map(|_| format!("{stem}.idx"));
             manifest
                 .segments
                 .retain(|m| !run.iter().any(|s| s.file == m.file));
@@ -107,18 +119,23 @@ impl Store {
                 max_id: last.max_id,
                 count: run.iter().map(|s| s.count).sum(),
                 compacted: true,
+                index: index_name.clone(),
             });
             manifest.segments.sort_by_key(|s| s.min_id);
-            Ok(Plan::Commit(
-                vec![(name.clone(), Bytes::from(merged.clone()))],
-                true,
-            ))
+            let mut files = vec![(name.clone(), Bytes::from(merged.clone()))];
+            if let (Some(index_name), Some(index)) = (index_name, &index) {
+                files.push((index_name, index.clone()));
+            }
+            Ok(Plan::Commit(files, true))
         })?;
         if !applied {
             return Ok(());
         }
         for seg in run {
             self.storage.remove(&seg.file)?;
+            if let Some(index) = &seg.index {
+                self.storage.remove(index)?;
+            }
         }
         report.segments_merged += run.len() as u64;
         report.segments_written += 1;

@@ -82,6 +82,9 @@ impl Store {
                 report.files_removed += 1;
                 report.bytes_freed += seg.bytes as i64;
             }
+            if let Some(index) = &seg.index {
+                report.files_removed += self.storage.remove(index)? as u64;
+            }
         }
         let foreign = self.storage.foreign_manifests()?;
         let referenced: HashSet<&str> = std::iter::once(&manifest)
@@ -91,6 +94,7 @@ impl Store {
                     .iter()
                     .map(|e| e.file.as_str())
                     .chain(m.segments.iter().map(|s| s.file.as_str()))
+                    .chain(m.segments.iter().filter_map(|s| s.index.as_deref()))
             })
             .collect();
         // Files no manifest names: leftovers of interrupted or lost commits, or
@@ -175,6 +179,9 @@ impl Store {
                 max_id: kept_ids.last().copied().unwrap_or(seg.max_id),
                 count: kept_ids.len() as u64,
                 compacted: seg.compacted,
+                // the index of the old file no longer matches: none (the
+                // store reads this segment's hashes) until compaction
+                index: None,
             });
             rewritten.push((name, Bytes::from(bytes)));
             report.segments_rewritten += 1;

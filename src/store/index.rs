@@ -1,13 +1,17 @@
 //! The save-time dedup index: hash -> value id of every stored value. A
 //! process's first save builds it from the hashes of every segment, read on
-//! all cores.
+//! all cores, except compacted segments with a persisted index
+//! (`hash_index`), which are looked up in place: after compaction a new
+//! process's first save costs what its new values cost, not the store's size.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 
 use super::Store;
 use crate::canonical::Hash;
 use crate::digest_map::KeyMap;
 use crate::error::Result;
+use crate::hash_index::IndexFile;
 use crate::manifest::{Manifest, Segment};
 use crate::parallel::parallel_map;
 use crate::segment;
@@ -15,13 +19,20 @@ use crate::segment;
 #[derive(Default)]
 pub(super) struct ValueIndex {
     ids: KeyMap<Hash, u64>,
-    /// Segments whose values are in the map.
+    /// Segments whose values are in the map or in `files`.
     segments: HashSet<String>,
+    /// Persisted indexes of compacted segments.
+    files: Vec<Arc<IndexFile>>,
 }
 
 impl ValueIndex {
+    /// The id of a stored value with this hash. A persisted index that fails
+    /// to read counts as a miss: the value is stored again, never mistaken.
     pub(super) fn get(&self, hash: &Hash) -> Option<u64> {
-        self.ids.get(hash).copied()
+        if let Some(&id) = self.ids.get(hash) {
+            return Some(id);
+        }
+        self.files.iter().find_map(|f| f.get(hash).ok().flatten())
     }
 }
 
@@ -37,9 +48,29 @@ impl Store {
             // gc rewrote or dropped a segment: rebuild from scratch
             *index = ValueIndex::default();
         }
-        let new: Vec<&Segment> = (manifest.segments.iter())
+        let mut new: Vec<&Segment> = (manifest.segments.iter())
             .filter(|s| !index.segments.contains(&s.file))
             .collect();
+        // compacted segments with a persisted index are not read: looked up
+        let mut persisted = Vec::new();
+        new.retain(|seg| {
+            let opened = seg
+                .index
+                .as_ref()
+                .filter(|_| self.storage.local_root().is_some())
+                .and_then(|name| IndexFile::open(&self.data_path(name)).ok());
+            match opened {
+                Some(file) => {
+                    persisted.push((seg.file.clone(), Arc::new(file)));
+                    false
+                }
+                None => true,
+            }
+        });
+        for (file, opened) in persisted {
+            index.segments.insert(file);
+            index.files.push(opened);
+        }
         let read = |seg: &&Segment| {
             segment::read_index(self.storage.open_parquet(&seg.file, seg.bytes)?, seg)
         };

@@ -139,3 +139,58 @@ fn an_index_of_thousands_of_values_over_segments_finds_each() {
     let fresh = save_from_a_fresh_handle(dir.path(), &t, "all", &picks, 6000);
     assert_eq!(fresh.manifest().expect("manifest").segments.len(), 3);
 }
+
+#[test]
+fn after_compaction_a_fresh_handle_dedups_through_the_persisted_index() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let t = texts(40);
+    let writer = Store::open(dir.path());
+    for s in 0..8 {
+        let picks: Vec<usize> = (5 * s..5 * s + 5).collect();
+        let records = records_of(&t, &picks);
+        writer
+            .save("s", &format!("op{s}"), &records, BTreeMap::new())
+            .expect("save");
+    }
+    writer.compact().expect("compact");
+    let manifest = writer.manifest().expect("manifest");
+    let [seg] = manifest.segments.as_slice() else {
+        panic!("one compacted segment, not {:?}", manifest.segments)
+    };
+    let index = seg.index.clone().expect("a persisted index");
+    // the segment itself out of reach: a save that dedups must not read it
+    let file = dir.path().join(".docetl_checkpoint").join(&seg.file);
+    let aside = file.with_extension("aside");
+    std::fs::rename(&file, &aside).expect("move");
+    let fresh = Store::open(dir.path());
+    let picks = [3, 17, 39, 0];
+    fresh
+        .save("s", "again", &records_of(&t, &picks), BTreeMap::new())
+        .expect("a save that only dedups");
+    std::fs::rename(&aside, &file).expect("back");
+    let after = fresh.manifest().expect("manifest");
+    assert_eq!(after.segments.len(), 1, "no value stored again");
+    assert_eq!(fresh.stats().expect("stats").stored_values, 40);
+    let want: Vec<String> = picks.iter().map(|&i| t[i].to_string()).collect();
+    assert_eq!(texts_of(&fresh, "s", "again"), want);
+    // a damaged index is never trusted: the value is stored again, exactly
+    let index_path = dir.path().join(".docetl_checkpoint").join(&index);
+    let mut bytes = std::fs::read(&index_path).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0xFF;
+    std::fs::write(&index_path, &bytes).expect("write");
+    let damaged = Store::open(dir.path());
+    damaged
+        .save("s", "third", &records_of(&t, &picks), BTreeMap::new())
+        .expect("save");
+    assert_eq!(texts_of(&damaged, "s", "third"), want);
+    // gc drops the index with its segment when nothing uses the segment
+    for s in 0..8 {
+        damaged.delete("s", &format!("op{s}")).expect("delete");
+    }
+    for op in ["again", "third"] {
+        damaged.delete("s", op).expect("delete");
+    }
+    damaged.gc().expect("gc");
+    assert!(!index_path.exists());
+}

@@ -154,6 +154,7 @@ impl Store {
                             count: ids.len() as u64,
                             // unknown: a later compaction may merge it again
                             compacted: false,
+                            index: None,
                         },
                         values: Arc::new(values),
                     });

@@ -217,6 +217,7 @@ impl Store {
                 max_id: last.0,
                 count: fresh.len() as u64,
                 compacted: false,
+                index: None,
             });
             writes.push((name.clone(), Bytes::from(bytes)));
         }
