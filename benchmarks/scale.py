@@ -80,7 +80,7 @@ def main() -> int:
     print(
         f"\n{'N':>8} {'records':>9} "
         + " ".join(f"{p:>16}" for p in phases)
-        + "  sample5  new_batch"
+        + "  sample5  new_batch  after_gc"
     )
     for r in runs:
         cells = []
