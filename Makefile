@@ -39,11 +39,17 @@ $(STAMP): pyproject.toml | $(PY)
 venv: $(STAMP)
 
 # Debug build of this crate (dependencies optimized, see Cargo.toml): what tests run.
+# The extension is abi3 (_core.abi3.so): a _core.cpython-*.so an older
+# build left would be imported before it, so it goes first.
+STALE_SO := python/docetl_checkpoint/_core.cpython-*.so
+
 dev: $(STAMP)
+	rm -f $(STALE_SO)
 	$(VENV)/bin/maturin develop
 
 # Release build (lto, codegen-units=1): what demo and benchmarks run.
 build: $(STAMP)
+	rm -f $(STALE_SO)
 	$(VENV)/bin/maturin develop --release
 
 demo: build

@@ -13,6 +13,15 @@ from docetl_checkpoint import CheckpointManager
 from helpers.store import value_files
 
 
+def segments(store: Path) -> list[Path]:
+    """The value segments (not the persisted indexes beside compacted ones)."""
+    return [p for p in value_files(store) if p.suffix == ".parquet"]
+
+
+def indexes(store: Path) -> list[Path]:
+    return [p for p in value_files(store) if p.suffix == ".idx"]
+
+
 def words(rng: random.Random, n: int) -> str:
     vocab = ["court", "filing", "motion", "order", "party", "claim", "the", "of", "and", "a"]
     return " ".join(rng.choice(vocab) + str(rng.randrange(50)) for _ in range(n))
@@ -31,15 +40,16 @@ def many_saves(mgr: CheckpointManager, rounds: int = 12) -> dict[tuple[str, str]
 def test_compaction_merges_and_keeps_every_checkpoint(store_dir: Path) -> None:
     mgr = CheckpointManager(store_dir)
     saved = many_saves(mgr)
-    segments, size = (
-        len(value_files(store_dir)),
-        sum(p.stat().st_size for p in value_files(store_dir)),
+    count, size = (
+        len(segments(store_dir)),
+        sum(p.stat().st_size for p in segments(store_dir)),
     )
-    assert segments == 12
+    assert count == 12
     report = mgr.compact()
     assert report["segments_merged"] == 12 and report["segments_written"] == 1
     assert report["bytes_after"] < report["bytes_before"] == size
-    assert len(value_files(store_dir)) == 1
+    assert len(segments(store_dir)) == 1
+    assert len(indexes(store_dir)) == 1  # its persisted dedup index
     fresh = CheckpointManager(store_dir)
     for key, records in saved.items():
         assert fresh.load(*key) == records
@@ -48,14 +58,14 @@ def test_compaction_merges_and_keeps_every_checkpoint(store_dir: Path) -> None:
     assert fresh.compact()["segments_merged"] == 0  # compacted segments stay
     # new saves dedup against compacted values and are merged by the next gc
     fresh.save("again", "op", saved[("step0", "op0")])
-    assert len(value_files(store_dir)) == 1
+    assert len(segments(store_dir)) == 1
     # gc compacts once 16 segments saves wrote have piled up, not before
     for i in range(15):
         fresh.save("new", f"op{i}", [{"text": f"fresh text {i} " * 500}])
     assert fresh.gc()["segments_compacted"] == 0
     fresh.save("new", "op15", [{"text": "fresh text 15 " * 500}])
     assert fresh.gc()["segments_compacted"] == 16
-    assert len(value_files(store_dir)) == 2
+    assert len(segments(store_dir)) == 2 and len(indexes(store_dir)) == 2
     assert fresh.load("new", "op3") == [{"text": "fresh text 3 " * 500}]
 
 
