@@ -52,6 +52,9 @@ pub struct IndexFile {
     path: PathBuf,
     count: u64,
     blocks: Mutex<HashMap<u64, Block>>,
+    /// First hashes of the blocks a search visited: every lookup starts at
+    /// the same middle blocks.
+    fences: Mutex<HashMap<u64, Hash>>,
 }
 
 impl IndexFile {
@@ -76,6 +79,7 @@ impl IndexFile {
             path: path.to_path_buf(),
             count,
             blocks: Mutex::new(HashMap::new()),
+            fences: Mutex::new(HashMap::new()),
         })
     }
 
@@ -138,10 +142,22 @@ impl IndexFile {
     /// a damaged one can misdirect a search into a miss, never into a wrong
     /// id: ids come from verified blocks only).
     fn first_hash(&self, i: u64) -> Result<Hash> {
+        if let Some(h) = self
+            .fences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&i)
+        {
+            return Ok(*h);
+        }
         let mut hash = [0u8; 32];
         self.file
             .read_exact_at(&mut hash, Self::offset(i))
             .at("read", &self.path)?;
+        self.fences
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(i, hash);
         Ok(hash)
     }
 
