@@ -45,15 +45,14 @@ pub fn schema(loaded: &Loaded) -> Result<SchemaRef> {
     Ok(Arc::new(Schema::new(fields)))
 }
 
-/// The rows of `loaded` as batches of at most `budget` bytes of text each
-/// (one batch for most checkpoints).
-pub fn batches(loaded: &Loaded, budget: usize) -> Result<Vec<RecordBatch>> {
-    let schema = schema(loaded)?;
+/// The rows of `loaded` as batches of `schema` (what `schema(loaded)` gave)
+/// of at most `budget` bytes of text each (one batch for most checkpoints).
+pub fn batches(loaded: &Loaded, schema: &SchemaRef, budget: usize) -> Result<Vec<RecordBatch>> {
     let rows = loaded.num_rows();
     let mut out = Vec::new();
     // the records' canonical size bounds their text: weigh rows only past it
     if (loaded.entry.logical_bytes as usize).saturating_mul(2) < budget || rows <= 1 {
-        out.push(batch(loaded, &schema, 0..rows)?);
+        out.push(batch(loaded, schema, 0..rows)?);
         return Ok(out);
     }
     let mut start = 0;
@@ -61,13 +60,13 @@ pub fn batches(loaded: &Loaded, budget: usize) -> Result<Vec<RecordBatch>> {
     for row in 0..rows {
         let w = row_weight(loaded, row)?;
         if row > start && weight + w > budget {
-            out.push(batch(loaded, &schema, start..row)?);
+            out.push(batch(loaded, schema, start..row)?);
             (start, weight) = (row, 0);
         }
         weight += w;
     }
     if start < rows || out.is_empty() {
-        out.push(batch(loaded, &schema, start..rows)?);
+        out.push(batch(loaded, schema, start..rows)?);
     }
     Ok(out)
 }

@@ -53,10 +53,12 @@ impl Store {
                 .inner
                 .read_columns(step, op, mode, columns.as_deref())?
             {
-                Some(loaded) => Ok(Some((
-                    arrow_out::batches(&loaded, arrow_out::TABLE_BATCH_BYTES)?,
-                    arrow_out::schema(&loaded)?,
-                ))),
+                Some(loaded) => {
+                    let schema = arrow_out::schema(&loaded)?;
+                    let batches =
+                        arrow_out::batches(&loaded, &schema, arrow_out::TABLE_BATCH_BYTES)?;
+                    Ok(Some((batches, schema)))
+                }
                 None => Ok(None),
             }
         })?;
@@ -247,15 +249,15 @@ impl Store {
             let Some(loaded) = self.read(py, step, op, ReadMode::All)? else {
                 return Ok(None);
             };
+            let schema = arrow_out::schema(&loaded)?;
             let batches: Vec<RecordBatch> =
-                arrow_out::batches(&loaded, arrow_out::TABLE_BATCH_BYTES)?;
+                arrow_out::batches(&loaded, &schema, arrow_out::TABLE_BATCH_BYTES)?;
             let mut addresses = Vec::new();
             for batch in &batches {
                 for column in batch.columns() {
                     buffer_addresses(&column.to_data(), &mut addresses);
                 }
             }
-            let schema = arrow_out::schema(&loaded)?;
             Ok(Some((to_pyarrow(py, batches, schema)?, addresses)))
         })
     }

@@ -84,15 +84,16 @@ impl Store {
             entries.extend(segment::entries(&path, &batch)?);
             batches.push(batch);
         }
-        let merged = segment::merge(&self.data_path(&first.file), &batches)?;
+        // once: a commit that loses its race plans again with the same bytes
+        let merged = Bytes::from(segment::merge(&self.data_path(&first.file), &batches)?);
         drop(batches);
+        let checksum = blake3::hash(&merged).to_hex().to_string();
         // a persisted dedup index beside it (local folders: lookups are
         // small positioned reads; an object store would need a request each)
         let index = self
             .storage
             .local_root()
             .map(|_| Bytes::from(hash_index::write(entries)));
-        let mut name = String::new();
         let (_, applied) = self.commit_planned("compact", |manifest| {
             // the run must be there as it was read: else leave it
             let here = run
@@ -106,7 +107,7 @@ impl Store {
                 manifest.generation + 1,
                 fsio::unique_suffix()
             );
-            name = format!("{stem}.parquet");
+            let name = format!("{stem}.parquet");
             let index_name = index.as_ref().map(|_| format!("{stem}.idx"));
             manifest
                 .segments
@@ -114,7 +115,7 @@ impl Store {
             manifest.segments.push(Segment {
                 file: name.clone(),
                 bytes: merged.len() as u64,
-                checksum: blake3::hash(&merged).to_hex().to_string(),
+                checksum: checksum.clone(),
                 min_id: first.min_id,
                 max_id: last.max_id,
                 count: run.iter().map(|s| s.count).sum(),
@@ -122,7 +123,7 @@ impl Store {
                 index: index_name.clone(),
             });
             manifest.segments.sort_by_key(|s| s.min_id);
-            let mut files = vec![(name.clone(), Bytes::from(merged.clone()))];
+            let mut files = vec![(name, merged.clone())];
             if let (Some(index_name), Some(index)) = (index_name, &index) {
                 files.push((index_name, index.clone()));
             }

@@ -74,9 +74,11 @@ fn streams_and_tables_come_in_bounded_batches() {
         .expect("read")
         .expect("present");
     // each text is 4 KB: a 10 KB budget cuts the table every two rows
-    let small = arrow_out::batches(&loaded, 10_000).expect("batches");
+    let schema = arrow_out::schema(&loaded).expect("schema");
+    let small = arrow_out::batches(&loaded, &schema, 10_000).expect("batches");
     assert_eq!(small.len(), 15);
     assert!(small.iter().all(|b| b.num_rows() == 2));
-    let whole = arrow_out::batches(&loaded, arrow_out::TABLE_BATCH_BYTES).expect("batches");
+    let whole =
+        arrow_out::batches(&loaded, &schema, arrow_out::TABLE_BATCH_BYTES).expect("batches");
     assert_eq!(whole.len(), 1);
 }

@@ -103,7 +103,8 @@ impl BatchStream {
             ));
         }
         self.next_row += len;
-        self.pending = arrow_out::batches(&loaded, arrow_out::TABLE_BATCH_BYTES)?.into();
+        self.pending =
+            arrow_out::batches(&loaded, &self.schema, arrow_out::TABLE_BATCH_BYTES)?.into();
         Ok(self.pending.pop_front())
     }
 }
