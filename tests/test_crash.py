@@ -90,7 +90,11 @@ def replay(store: Path | str, events: list[dict], model: dict[Key, str], ctx: st
                 assert ev["result"] == (key in model), f"{ctx}: delete{key} returned {ev['result']}"
                 model.pop(key, None)
             else:
-                assert all(isinstance(v, int) and v >= 0 for v in ev["result"].values()), ctx
+                # gc's counts; bytes_freed is a net change, below 0 when what gc
+                # wrote (a rewritten segment, a manifest generation) outweighs it
+                counts = {k: v for k, v in ev["result"].items() if k != "bytes_freed"}
+                assert all(isinstance(v, int) and v >= 0 for v in counts.values()), ctx
+                assert isinstance(ev["result"]["bytes_freed"], int), ctx
             pending = None
     return pending
 
@@ -123,10 +127,8 @@ def check_store(mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None
 
 def check_gc(store: Path, mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None:
     first = mgr.gc()
-    assert all(
-        isinstance(first[k], int) and first[k] >= 0
-        for k in ("files_removed", "bytes_freed", "values_removed")
-    ), ctx
+    assert all(isinstance(first[k], int) and first[k] >= 0 for k in ("files_removed", "values_removed")), ctx
+    assert isinstance(first["bytes_freed"], int), ctx  # a net change: may be below 0
     check_store(mgr, model, ctx + " after gc")
     second = mgr.gc()
     assert (second["files_removed"], second["bytes_freed"], second["values_removed"]) == (

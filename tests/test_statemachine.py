@@ -126,8 +126,9 @@ class StoreMachine(RuleBasedStateMachine):
     @rule()
     def gc(self) -> None:
         report = self.mgr.gc()
-        for k in ("files_removed", "bytes_freed", "values_removed"):
+        for k in ("files_removed", "values_removed"):
             assert isinstance(report[k], int) and report[k] >= 0
+        assert isinstance(report["bytes_freed"], int)  # a net change: may be below 0
 
     @precondition(lambda self: len(self.model) >= 4)
     @rule()

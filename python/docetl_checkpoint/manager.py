@@ -114,7 +114,8 @@ class CheckpointManager:
         """Remove values and files no live checkpoint references.
 
         Returns counts: `files_removed`, `bytes_freed` (the net change of the
-        store's size on disk: bytes removed less bytes gc rewrote), `values_removed`,
+        store's size on disk: bytes removed less bytes gc wrote, so below 0 when
+        a rewritten segment and a new manifest outweigh what it removed), `values_removed`,
         `values_kept`, `segments_rewritten` and `segments_compacted` (gc ends with
         `compact()`). Raises `CorruptCheckpointError`,
         deleting nothing, when the manifest is missing or damaged (see `recover`).

@@ -142,6 +142,10 @@ impl Store {
         report.segments_written += 1;
         report.bytes_before += run.iter().map(|s| s.bytes).sum::<u64>();
         report.bytes_after += merged.len() as u64;
+        // object stores keep the generation this commit added (until pruned)
+        if self.storage.local_root().is_none() {
+            report.bytes_after += self.storage.manifest_bytes()?;
+        }
         Ok(())
     }
 }
