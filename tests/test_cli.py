@@ -289,7 +289,9 @@ def test_diff_against_another_folder(run_dir: Path, rerun_dir: Path, capsys: Any
     assert code == 0, err
     assert "unchanged 10   changed 1   added 1   removed 1" in out
     assert "id=3  fields: summary" in out
-    assert "- summary: summary of 3" in out and "+ summary: a different summary" in out
+    # old beside new, the changed words marked (no colour: stdout is not a terminal)
+    side_by_side = next(line for line in out.splitlines() if line.startswith("    summary  "))
+    assert "summary[- of 3-]" in side_by_side and "{+a different +}summary" in side_by_side
     assert "+ row 11:" in out and '"id": 50' in out
     assert "- row 11:" in out and '"id": 11' in out
     assert all(display_width(line) <= 100 for line in out.splitlines())
@@ -355,9 +357,10 @@ def test_diff_shows_where_long_values_differ(tmp_path: Path, capsys: Any) -> Non
     code, out, _ = run(capsys, "diff", tmp_path, "s", "a", "--to", "s", "b")
     assert code == 0
     assert "unchanged 0   changed 1   added 0   removed 0" in out
-    minus = next(line for line in out.splitlines() if line.startswith("    - text: "))
-    plus = next(line for line in out.splitlines() if line.startswith("    + text: "))
-    assert minus.endswith("the old ending") and plus.endswith("the new ending")
+    line = next(line for line in out.splitlines() if line.startswith("    text  "))
+    old, new = line.split(" │ ")
+    assert old.rstrip().endswith("the [-old-] ending") and new.endswith("the {+new+} ending")
+    assert display_width(line) <= 100
 
 
 def test_diff_identical(run_dir: Path, capsys: Any) -> None:

@@ -36,6 +36,26 @@ def nonnegative(text: str) -> int:
     return value
 
 
+def positive(text: str) -> int:
+    value = nonnegative(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be 1 or more: {text}")
+    return value
+
+
+def version_number(text: str) -> int:
+    """A version: 1, 2, ... or counted back from the latest: -1, -2, ..."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a version number: {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError(
+            "there is no version 0: versions count from 1, -1 is the latest"
+        )
+    return value
+
+
 def column_list(text: str) -> list[str]:
     columns = list(dict.fromkeys(c.strip() for c in text.split(",") if c.strip()))
     if not columns:
@@ -44,7 +64,7 @@ def column_list(text: str) -> list[str]:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from docetl_checkpoint.cli import browse, diff, maintain, plan, stats
+    from docetl_checkpoint.cli import browse, diff, history, maintain, plan, stats, units
 
     parser = argparse.ArgumentParser(
         prog=PROG,
@@ -99,8 +119,25 @@ def build_parser() -> argparse.ArgumentParser:
     json_flag(p)
     p.set_defaults(func=stats.cmd_stats)
 
-    p = command("diff", "records added, removed and changed between two checkpoints")
-    step_op(p)
+    p = command("diff", "records added, removed and changed between two versions or checkpoints")
+    p.add_argument("step", metavar="STEP", nargs="?", help="pipeline step name")
+    p.add_argument("op", metavar="OP", nargs="?", help="operation name")
+    p.add_argument(
+        "--previous", action="store_true", help="the latest version against the one before"
+    )
+    p.add_argument(
+        "--versions",
+        nargs=2,
+        type=version_number,
+        metavar=("A", "B"),
+        help="version A against version B (numbers; -1 is the latest, -2 the one before)",
+    )
+    p.add_argument(
+        "--runs",
+        nargs=2,
+        metavar=("RUN_A", "RUN_B"),
+        help="every checkpoint of run A against run B (ids, unique prefixes, or -1, -2...)",
+    )
     p.add_argument(
         "--against",
         metavar="DIR2",
@@ -110,20 +147,75 @@ def build_parser() -> argparse.ArgumentParser:
         "--to", nargs=2, metavar=("STEP2", "OP2"), help="compare with another checkpoint"
     )
     p.add_argument(
+        "--key",
+        metavar="FIELD",
+        help="match records by this field (unique in both); default: id or *_id when unique, "
+        "else by position",
+    )
+    p.add_argument(
         "--examples",
         type=nonnegative,
         default=3,
         metavar="N",
         help="examples to show of each kind (default 3)",
     )
+    p.add_argument(
+        "--exit-code", action="store_true", help="exit 1 when there are differences, as git diff"
+    )
     json_flag(p)
     p.set_defaults(func=diff.cmd_diff)
+
+    p = command("log", "the versions of a checkpoint: time, rows, op hash, cost, run, pins")
+    step_op(p)
+    json_flag(p)
+    p.set_defaults(func=history.cmd_log)
+
+    p = command("runs", "the pipeline runs the store recorded: checkpoints, rows, cost")
+    json_flag(p)
+    p.set_defaults(func=history.cmd_runs)
+
+    for name, verb in (("pin", "keep"), ("unpin", "stop keeping")):
+        p = command(
+            name,
+            f"{verb} a version (STEP OP VERSION) or every version a run wrote (--run ID) "
+            "whatever the retention policy",
+        )
+        p.add_argument("step", metavar="STEP", nargs="?", help="pipeline step name")
+        p.add_argument("op", metavar="OP", nargs="?", help="operation name")
+        p.add_argument(
+            "version", metavar="VERSION", nargs="?", type=version_number, help="version number"
+        )
+        p.add_argument("--run", metavar="RUN_ID", help="every version this run wrote")
+        p.set_defaults(func=history.cmd_pin, pin=name == "pin")
 
     p = command("verify", "check every file against its checksum; exit 1 if damaged")
     json_flag(p)
     p.set_defaults(func=maintain.cmd_verify)
 
-    p = command("gc", "remove values and files no live checkpoint references")
+    p = command(
+        "gc", "drop old versions by the retention policy, then remove unreferenced values and files"
+    )
+    p.add_argument(
+        "--keep-versions",
+        type=positive,
+        metavar="K",
+        help="keep the K latest versions of each checkpoint (default 5)",
+    )
+    p.add_argument(
+        "--older-than",
+        type=units.duration,
+        metavar="DURATION",
+        help="only drop versions older than this (7d, 12h, 30m, 3600s)",
+    )
+    p.add_argument(
+        "--max-bytes",
+        type=units.size,
+        metavar="SIZE",
+        help="then drop the oldest unpinned versions until the store fits (500MB, 2GiB)",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would go and what it would free"
+    )
     json_flag(p)
     p.set_defaults(func=maintain.cmd_gc)
 

@@ -1,219 +1,207 @@
-"""`diff`: records added, removed and changed between two checkpoints.
+"""`diff`: records added, removed and changed between two versions or checkpoints.
 
-Records are compared by their record hash (`record_hashes()`), as multisets:
-a record present twice in A and once in B counts as one removed. When both
-checkpoints have an `id` column, a removed and an added record with the same
-`id` are paired and reported as one changed record instead.
+The comparison is `docetl_checkpoint.history` 's (one implementation for the
+API, the notebook and the CLI); this file picks the two sides from the
+arguments and prints the result. `diff DIR --runs A B` is in cli/runs_diff.py.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import os
-from collections import Counter, defaultdict
-from dataclasses import dataclass
 from typing import Any
 
-from docetl_checkpoint.cli import render
-from docetl_checkpoint.cli.common import EXIT_OK, EXIT_USAGE, CliError, open_store, require
+from docetl_checkpoint.cli import marks, render
+from docetl_checkpoint.cli.common import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    EXIT_USAGE,
+    CliError,
+    open_store,
+    require,
+)
+from docetl_checkpoint.history import Diff, compare, open_side
+from docetl_checkpoint.history.sides import Side
 
-ID_KEY = "id"
-
-
-@dataclass
-class Side:
-    store: Any
-    dir: str
-    step: str
-    op: str
-    entry: dict[str, Any]
-    hashes: list[bytes]
-
-    @property
-    def name(self) -> str:
-        return f"{self.dir}: {self.step}/{self.op}"
-
-    def describe(self) -> dict[str, Any]:
-        return {"dir": self.dir, "step": self.step, "op": self.op, "rows": len(self.hashes)}
-
-    def column(self, name: str) -> list[Any]:
-        table = self.store.table(self.step, self.op, [name])
-        return [] if table is None else table.column(name).to_pylist()
-
-    def rows(self, indexes: list[int]) -> list[dict[str, Any]]:
-        """The exact records at `indexes` (missing keys stay missing)."""
-        if not indexes:
-            return []
-        records = self.store.load(self.step, self.op) or []
-        return [records[i] for i in indexes]
+MAX_FIELDS = 5  # changed fields shown per example record
 
 
-def open_side(dir: str, step: str, op: str) -> Side:
-    store = open_store(dir)
-    entry = require(store, step, op)
-    hashes = store.record_hashes(step, op)
-    if hashes is None:  # deleted between the two calls
-        raise CliError(f"no checkpoint {step}/{op} in {dir}")
-    return Side(store, dir, step, op, entry, list(hashes))
+def sides(args: argparse.Namespace) -> tuple[Side, Side]:
+    """The two sides the arguments name (usage errors exit 2)."""
+    by_version = args.previous or args.versions is not None
+    by_place = args.against is not None or args.to is not None
+    if args.step is None or args.op is None:
+        raise CliError("diff needs STEP and OP (or --runs A B for a whole pipeline)", EXIT_USAGE)
+    if by_version and by_place:
+        raise CliError(
+            "--previous and --versions compare versions of one checkpoint: "
+            "not with --against or --to",
+            EXIT_USAGE,
+        )
+    if args.previous and args.versions is not None:
+        raise CliError("give --previous or --versions A B, not both", EXIT_USAGE)
+    if not by_version and not by_place:
+        raise CliError(
+            "diff needs something to compare with: --previous, --versions A B, "
+            "--against DIR2 and/or --to STEP2 OP2",
+            EXIT_USAGE,
+        )
+    store = open_store(args.dir)
+    require(store, args.step, args.op)
+    if by_version:
+        old, new = (-2, -1) if args.previous else args.versions
+        return side(store, args.step, args.op, old), side(store, args.step, args.op, new)
+    other = open_store(args.against) if args.against is not None else store
+    step2, op2 = args.to if args.to else (args.step, args.op)
+    require(other, step2, op2)
+    return side(store, args.step, args.op, None), side(other, step2, op2, None)
 
 
-def unmatched(mine: list[bytes], theirs: list[bytes]) -> list[int]:
-    """Row indexes of `mine` whose hash `theirs` does not have (as a multiset)."""
-    budget = Counter(theirs)
-    out = []
-    for i, h in enumerate(mine):
-        if budget[h] > 0:
-            budget[h] -= 1
-        else:
-            out.append(i)
+def side(store: Any, step: str, op: str, version: int | None) -> Side:
+    try:
+        return open_side(store, step, op, version)
+    except LookupError as error:
+        raise CliError(str(error)) from None
+    except ValueError as error:
+        raise CliError(str(error), EXIT_USAGE) from None
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    if args.runs is not None:
+        from docetl_checkpoint.cli.runs_diff import cmd_diff_runs
+
+        if args.step is not None:
+            raise CliError("--runs compares whole runs: give DIR only, not STEP OP", EXIT_USAGE)
+        return cmd_diff_runs(args)
+    old, new = sides(args)
+    try:
+        result = compare(old, new, args.key)
+    except ValueError as error:  # a --key that cannot match records
+        raise CliError(str(error), EXIT_USAGE) from None
+    if args.json:
+        print(render.dumps(as_json(result, old, new, args.examples)))
+    else:
+        print("\n".join(diff_lines(result, args.examples)))
+    return EXIT_FAILURE if args.exit_code and result.differs else EXIT_OK
+
+
+def describe(s: Side) -> dict[str, Any]:
+    out = {"dir": str(s.manager.intermediate_dir), "step": s.step, "op": s.op}
+    if s.version is not None:
+        out["version"] = s.version
+    out["rows"] = s.num_rows
     return out
 
 
-def id_key(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, default=str)
-
-
-def pair_by_id(
-    a: Side, b: Side, removed: list[int], added: list[int]
-) -> list[tuple[int, int, Any]]:
-    """(row in a, row in b, id) of removed and added records sharing an id."""
-    if not removed or not added:
-        return []
-    if ID_KEY not in a.entry["column_names"] or ID_KEY not in b.entry["column_names"]:
-        return []
-    ids_a, ids_b = a.column(ID_KEY), b.column(ID_KEY)
-    waiting: dict[str, list[int]] = defaultdict(list)
-    for i in removed:
-        if ids_a[i] is not None:
-            waiting[id_key(ids_a[i])].append(i)
-    pairs = []
-    for j in added:
-        rows = waiting.get(id_key(ids_b[j])) if ids_b[j] is not None else None
-        if rows:
-            pairs.append((rows.pop(0), j, ids_b[j]))
-    return pairs
-
-
-def changed_fields(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
-    keys = list(dict.fromkeys(list(old) + list(new)))
-    return [k for k in keys if k not in old or k not in new or id_key(old[k]) != id_key(new[k])]
-
-
-def compare(a: Side, b: Side, examples: int) -> dict[str, Any]:
-    removed = unmatched(a.hashes, b.hashes)
-    added = unmatched(b.hashes, a.hashes)
-    pairs = pair_by_id(a, b, removed, added)
-    paired_a = {i for i, _, _ in pairs}
-    paired_b = {j for _, j, _ in pairs}
-    removed = [i for i in removed if i not in paired_a]
-    added = [j for j in added if j not in paired_b]
-    shown = pairs[:examples]
-    rows_a = a.rows(removed[:examples] + [i for i, _, _ in shown])
-    rows_b = b.rows(added[:examples] + [j for _, j, _ in shown])
-    n_rem, n_add = len(removed[:examples]), len(added[:examples])
-    changed = [
-        {
-            "id": ident,
-            "row_a": i,
-            "row_b": j,
-            "fields": changed_fields(old, new),
-            "a": old,
-            "b": new,
-        }
-        for (i, j, ident), old, new in zip(shown, rows_a[n_rem:], rows_b[n_add:], strict=True)
-    ]
+def as_json(result: Diff, old: Side, new: Side, examples: int) -> dict[str, Any]:
+    changes = result.changes
+    kinds = {
+        kind: [c for c in changes if c["change"] == kind]
+        for kind in ("changed", "added", "removed")
+    }
     return {
-        "a": a.describe(),
-        "b": b.describe(),
-        "paired_by": ID_KEY if pairs or has_id(a, b) else None,
-        "unchanged": len(a.hashes) - len(removed) - len(pairs),
-        "added": len(added),
-        "removed": len(removed),
-        "changed": len(pairs),
+        "a": describe(old),
+        "b": describe(new),
+        "key": result.key,
+        "paired_by": result.key,
+        **result.counts(),
+        "changes": changes,
+        # the first examples of each kind, in the shape of earlier releases
         "examples": {
-            "added": examples_of(added[:n_add], rows_b[:n_add]),
-            "removed": examples_of(removed[:n_rem], rows_a[:n_rem]),
-            "changed": changed,
+            "added": [
+                {"row": c["new_row"], "record": c["record"]} for c in kinds["added"][:examples]
+            ],
+            "removed": [
+                {"row": c["old_row"], "record": c["record"]} for c in kinds["removed"][:examples]
+            ],
+            "changed": [
+                {
+                    "id": c["key"],
+                    "row_a": c["old_row"],
+                    "row_b": c["new_row"],
+                    "fields": list(c["fields"]),
+                    "a": old_record,
+                    "b": new_record,
+                }
+                for c, (old_record, new_record) in zip(
+                    kinds["changed"][:examples], changed_records(result, examples), strict=True
+                )
+            ],
         },
     }
 
 
-def examples_of(rows: list[int], records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [{"row": i, "record": r} for i, r in zip(rows, records, strict=True)]
+def changed_records(result: Diff, n: int) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    olds, news = result.records()
+    return [(olds[i], news[j]) for i, j in result.changed_rows[:n]]
 
 
-def has_id(a: Side, b: Side) -> bool:
-    return ID_KEY in a.entry["column_names"] and ID_KEY in b.entry["column_names"]
+def where(result: Diff, change: dict[str, Any]) -> str:
+    if result.key is not None:
+        return f"{result.key}={render.one_line(change['key'])}"
+    i, j = change["old_row"], change["new_row"]
+    return f"row {'-' if i is None else i} -> {'-' if j is None else j}"
 
 
-def cmd_diff(args: argparse.Namespace) -> int:
-    if args.against is None and args.to is None:
-        raise CliError(
-            "diff needs something to compare with: --against DIR2 and/or --to STEP2 OP2", EXIT_USAGE
-        )
-    a = open_side(args.dir, args.step, args.op)
-    step2, op2 = args.to if args.to else (args.step, args.op)
-    b = open_side(args.against or args.dir, step2, op2)
-    result = compare(a, b, args.examples)
-    if args.json:
-        print(render.dumps(result))
-    else:
-        print("\n".join(diff_lines(result, a, b)))
-    return EXIT_OK
-
-
-CONTEXT = 16  # characters kept before the first difference of two long values
-
-
-def around_difference(old: str, new: str, mark: str) -> tuple[str, str]:
-    """Both texts from a little before where they first differ, so a cut shows it."""
-    same = len(os.path.commonprefix([old, new]))
-    if same <= CONTEXT * 2:
-        return old, new
-    start = same - CONTEXT
-    return mark + old[start:], mark + new[start:]
-
-
-def diff_lines(result: dict[str, Any], a: Side, b: Side) -> list[str]:
+def diff_lines(result: Diff, examples: int) -> list[str]:
     width = render.terminal_width()
     mark = render.ellipsis()
+    old, new = result.old, result.new
+    by = (
+        f"   (changed = same {result.key!r}, different content)"
+        if result.key
+        else "   (changed = same place, different content)"
+        if result.changed
+        else ""
+    )
     out = [
-        render.cut(f"a  {a.name}  ({len(a.hashes):,} records)", width, mark),
-        render.cut(f"b  {b.name}  ({len(b.hashes):,} records)", width, mark),
+        render.cut(f"a  {old.name}  ({old.num_rows:,} records)", width, mark),
+        render.cut(f"b  {new.name}  ({new.num_rows:,} records)", width, mark),
         "",
-        f"unchanged {result['unchanged']:,}   changed {result['changed']:,}   "
-        f"added {result['added']:,}   removed {result['removed']:,}"
-        + (
-            f"   (changed = same {result['paired_by']!r}, different content)"
-            if result["paired_by"]
-            else ""
-        ),
+        f"unchanged {result.unchanged:,}   changed {result.changed:,}   "
+        f"added {result.added:,}   removed {result.removed:,}" + by,
     ]
-    ex = result["examples"]
-    if ex["changed"]:
-        out += ["", f"changed (first {len(ex['changed'])} of {result['changed']:,}):"]
-        for c in ex["changed"]:
-            out.append(
-                render.cut(
-                    f"  {ID_KEY}={render.one_line(c['id'])}  fields: {', '.join(c['fields'])}",
-                    width,
-                    mark,
-                )
-            )
-            for field in c["fields"][:3]:
-                old, new = (
-                    render.one_line(rec[field]) if field in rec else "(missing)"
-                    for rec in (c["a"], c["b"])
-                )
-                old, new = around_difference(old, new, mark)
-                out.append(render.cut(f"    - {field}: {old}", width, mark))
-                out.append(render.cut(f"    + {field}: {new}", width, mark))
-    for kind, sign in (("added", "+"), ("removed", "-")):
-        if ex[kind]:
-            out += ["", f"{kind} (first {len(ex[kind])} of {result[kind]:,}):"]
+    if not examples or not result.differs:
+        return out
+    shown = [c for c in result.changes if c["change"] == "changed"][:examples]
+    if shown:
+        out += ["", f"changed (first {len(shown)} of {result.changed:,}):"]
+        for change in shown:
+            out += changed_lines(result, change, width, mark)
+    for kind, sign, row in (("added", "+", "new_row"), ("removed", "-", "old_row")):
+        items = [c for c in result.changes if c["change"] == kind][:examples]
+        if items:
+            total = getattr(result, kind)
+            out += ["", f"{kind} (first {len(items)} of {total:,}):"]
             out += [
-                render.cut(f"  {sign} row {e['row']}: {render.one_line(e['record'])}", width, mark)
-                for e in ex[kind]
+                render.cut(f"  {sign} row {c[row]}: {render.one_line(c['record'])}", width, mark)
+                for c in items
             ]
+    return out
+
+
+def changed_lines(result: Diff, change: dict[str, Any], width: int, mark: str) -> list[str]:
+    fields = change["fields"]
+    names = ", ".join(fields) if fields else "(only the order of the keys)"
+    out = [render.cut(f"  {where(result, change)}  fields: {names}", width, mark)]
+    items = list(fields.items())
+    if not items:
+        items = [("(keys)", {"old": change["key_order"][0], "new": change["key_order"][1]})]
+    name_width = min(20, max(render.display_width(n) for n, _ in items[:MAX_FIELDS]))
+    # "    NAME  OLD │ NEW": the two values share what the name leaves
+    half = max(8, (width - 4 - name_width - 2 - 3) // 2)
+    style = marks.marks()
+    for name, values in items[:MAX_FIELDS]:
+        if "old" in values and "new" in values:
+            left, right = marks.side_by_side(values["old"], values["new"], half, style, mark)
+        else:
+            left, right = (
+                marks.paint([(False, marks.show(values[s]))], half, ("", ""), style, mark)
+                if s in values
+                else render.pad("(missing)", half)
+                for s in ("old", "new")
+            )
+        label = render.pad(render.cut(name, name_width, mark), name_width)
+        out.append(f"    {label}  {left} │ {right}".rstrip())
+    if len(items) > MAX_FIELDS:
+        out.append(f"    {mark} and {len(items) - MAX_FIELDS} more fields")
     return out

@@ -69,14 +69,51 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILURE
 
 
+def gc_policy(args: argparse.Namespace) -> dict[str, Any]:
+    """The retention options given (the store's defaults for the others)."""
+    policy: dict[str, Any] = {}
+    if args.keep_versions is not None:
+        policy["keep_versions"] = args.keep_versions
+    if args.older_than is not None:
+        policy["older_than"] = args.older_than
+    if args.max_bytes is not None:
+        policy["max_bytes"] = args.max_bytes
+    if args.dry_run:
+        policy["dry_run"] = True
+    return policy
+
+
+def dropped_lines(dropped: Any, verb: str) -> list[str]:
+    """The versions a gc dropped (or would drop): a count, or a list of them."""
+    if isinstance(dropped, list):
+        lines = [f"{verb} {plural(len(dropped), 'version')}"]
+        for item in dropped:
+            if isinstance(item, dict):
+                name = f"{item.get('step', '?')}/{item.get('op', '?')}"
+                lines.append(f"  {name} version {item.get('version', '?')}")
+            else:
+                lines.append(f"  {render.one_line(item)}")
+        return lines
+    if isinstance(dropped, int) and dropped:
+        return [f"{verb} {plural(dropped, 'version')}"]
+    return []
+
+
 def cmd_gc(args: argparse.Namespace) -> int:
     store = open_store(args.dir)
     with Progress("gc"):
-        freed = store.gc()
+        freed = store.gc(**gc_policy(args))
     if args.json:
         print(render.dumps(freed))
         return EXIT_OK
     counts = dict(freed)
+    dropped = counts.pop("versions_dropped", None)
+    if args.dry_run:
+        lines = dropped_lines(dropped, "would drop") or ["would drop no version"]
+        would_free = render.human_bytes(counts.get("bytes_freed", 0))
+        lines.append(f"would free {would_free} (dry run: nothing changed)")
+        print("\n".join(lines))
+        return EXIT_OK
     text = f"freed {render.human_bytes(counts.pop('bytes_freed', 0))}"
     removed = [
         f"{v:,} {k.removesuffix('_removed').replace('_', ' ')}"
@@ -87,7 +124,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         text += ": removed " + ", ".join(removed)
     if counts:
         text += " (" + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in counts.items()) + ")"
-    print(text)
+    print("\n".join([*dropped_lines(dropped, "dropped"), text]))
     return EXIT_OK
 
 

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
+from docetl_checkpoint.history.values import reads_as_other
+
 MIN_COLUMN_WIDTH = 10
 COLUMN_GAP = "  "
 
@@ -87,19 +89,6 @@ def one_line(value: Any) -> str:
 
 # how NaN and the infinities are written: as JavaScript and Python's json spell them
 NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
-
-
-def reads_as_other(text: str) -> bool:
-    """True if `text`, shown bare, would look like a number, bool, null, JSON or nothing."""
-    if not text.strip():
-        return True
-    if text[0] not in '-0123456789tfnNI["{':
-        return False  # cannot start a JSON value: skip the parse
-    try:
-        json.loads(text)
-    except ValueError:
-        return False
-    return True
 
 
 def is_number(value: Any) -> bool:
