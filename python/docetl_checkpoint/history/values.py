@@ -22,9 +22,15 @@ def value_text(value: Any) -> str:
     json does); a lone surrogate as its `\\udXXX` escape, so the text is valid
     UTF-8 and `json.loads` gives the value back.
     """
-    text = json.dumps(value, ensure_ascii=False, allow_nan=True, default=_unknown)
+    return escape_surrogates(
+        json.dumps(value, ensure_ascii=False, allow_nan=True, default=_unknown)
+    )
+
+
+def escape_surrogates(text: str) -> str:
+    """Each lone surrogate written as its `\\udXXX` escape (UTF-8 cannot hold it)."""
     if _SURROGATE.search(text):
-        text = _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+        return _SURROGATE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
     return text
 
 
@@ -73,9 +79,10 @@ def reads_as_other(text: str) -> bool:
 
 def display_text(value: Any) -> str:
     """A value as people read it: a string as it is (in JSON quotes when it would
-    read as another value: `"1"` beside `1`, `"null"`, `""`), anything else as JSON."""
+    read as another value: `"1"` beside `1`, `"null"`, `""`), anything else as JSON;
+    lone surrogates as their escapes."""
     if isinstance(value, str) and not reads_as_other(value):
-        return value
+        return escape_surrogates(value)
     return value_text(value)
 
 

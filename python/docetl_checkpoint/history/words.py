@@ -18,7 +18,7 @@ from docetl_checkpoint.history.values import display_text
 # (changed, text): a piece of one side of a value
 Segment = tuple[bool, str]
 
-_TOKEN = re.compile(r"\s+|\w+|[^\w\s]")
+_TOKEN = re.compile(r"\\u[0-9a-f]{4}|\s+|\w+|[^\w\s]")  # an escaped surrogate is one token
 CONTEXT = 24  # unchanged characters kept on each side of a change
 
 
@@ -51,8 +51,11 @@ def word_diff(old: str, new: str) -> tuple[list[Segment], list[Segment]]:
 
 
 def _splits(text: str, i: int) -> bool:
-    """True when position `i` falls inside a word or a run of spaces."""
-    return 0 < i < len(text) and _same_kind(text[i - 1], text[i])
+    """True when position `i` falls inside a word, a run of spaces or an escape."""
+    if not 0 < i < len(text):
+        return False
+    escape = text.rfind("\\u", max(0, i - 5), i + 1)
+    return _same_kind(text[i - 1], text[i]) or (0 <= escape < i < escape + 6)
 
 
 def _same_kind(a: str, b: str) -> bool:
