@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from docetl_checkpoint import CheckpointManager
 from docetl_checkpoint.history import Diff, compare, open_side
-from docetl_checkpoint.history.values import same_value, value_text
+from docetl_checkpoint.history.values import display_text, from_display, same_value, value_text
 from docetl_checkpoint.history.words import clip, word_diff
 
 TEXT = "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30  # ~1.7 KB
@@ -335,3 +335,32 @@ def test_values_are_exact() -> None:
     assert not same_value({"a": 1, "b": 2}, {"b": 2, "a": 1})
     assert value_text("1") == '"1"' and value_text(2**70) == str(2**70)
     assert strict_loads(value_text({"a": "é"})) == {"a": "é"}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "text",
+        "1",
+        " 1",
+        "null",
+        "",
+        "  ",
+        '"q"',
+        'q"',
+        "[1",
+        "\\ud800 literal",
+        "a\ud800",
+        1,
+        -0.0,
+        math.inf,
+        None,
+        True,
+        [1, "a"],
+        {"k": "v"},
+        2**70,
+    ],
+)
+def test_display_text_tells_the_value(value: Any) -> None:
+    back = from_display(display_text(value))
+    assert same_value(back, value), (value, display_text(value))

@@ -18,7 +18,7 @@ from docetl_checkpoint.history.match import (
     unmatched,
 )
 from docetl_checkpoint.history.sides import Record, Side, open_side
-from docetl_checkpoint.history.values import same_value, value_text
+from docetl_checkpoint.history.values import display_text, same_value
 
 if TYPE_CHECKING:
     import pandas
@@ -188,18 +188,20 @@ class Diff:
         """One row per field of each record that differs: `change`, `key` (the key
         value as JSON text), `old_row`, `new_row`, `field`, `old`, `new`.
 
-        `old` and `new` are JSON text, so values of any type share a column and
-        keep their type (`"1"` is the string, `1` the number; NaN is `NaN`); null
-        where the record has no such field. Added and removed records give one
-        row per field; a change of key order only, one row with `field` null and
-        the key lists as `old` and `new`.
+        `key`, `old` and `new` are display text, so values of any type share a
+        column and keep their type: a string as it is, unless it would read as
+        another value, then in JSON quotes (`"1"` is the string, `1` the number);
+        anything else as JSON (NaN is `NaN`). If `json.loads` takes a text, it is
+        that value, else it is the string. Null where the record has no such field.
+        Added and removed records give one row per field; a change of key order
+        only, one row with `field` null and the key lists as `old` and `new`.
         """
         import pyarrow as pa
 
         rows: dict[str, list[Any]] = {name: [] for name in COLUMNS}
 
         def add(item: dict[str, Any], field: str | None, old: str | None, new: str | None) -> None:
-            key = None if self.key is None else value_text(item["key"])
+            key = None if self.key is None else display_text(item["key"])
             for name, value in zip(
                 COLUMNS,
                 (item["change"], key, item["old_row"], item["new_row"], field, old, new),
@@ -212,12 +214,12 @@ class Diff:
                 for field, values in item["fields"].items():
                     add(item, field, text_of(values, "old"), text_of(values, "new"))
                 if "key_order" in item:
-                    add(item, None, *(value_text(keys) for keys in item["key_order"]))
+                    add(item, None, *(display_text(keys) for keys in item["key_order"]))
             else:
                 record = item["record"]
                 side = "new" if item["change"] == "added" else "old"
                 for field, value in record.items() or [(None, None)]:
-                    text = None if field is None else value_text(value)
+                    text = None if field is None else display_text(value)
                     add(item, field, *((None, text) if side == "new" else (text, None)))
         types = [pa.string(), pa.string(), pa.int64(), pa.int64()] + [pa.string()] * 3
         schema = pa.schema(list(zip(COLUMNS, types, strict=True)))
@@ -250,4 +252,4 @@ def field_changes(old: Record, new: Record) -> dict[str, dict[str, Any]]:
 
 
 def text_of(values: dict[str, Any], side: str) -> str | None:
-    return value_text(values[side]) if side in values else None
+    return display_text(values[side]) if side in values else None

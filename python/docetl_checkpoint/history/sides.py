@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +26,8 @@ Record = dict[str, Any]
 # row group and reads its values again, so reading a few rows too many is cheaper
 # than a second call (see benchmarks/history.py).
 ROW_GAP = 64
+# ranges read at once
+READERS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -64,18 +67,29 @@ class Side:
         return self._columns[name]
 
     def rows(self, indexes: Sequence[int]) -> dict[int, Record]:
-        """The exact records at `indexes`, reading only the row ranges that hold them."""
+        """The exact records at `indexes`, reading only the row ranges that hold them
+        (several ranges at once: the store reads and decodes without the GIL)."""
         wanted = sorted(set(indexes))
+        spans = ranges(wanted, ROW_GAP)
+        if len(spans) > 1:
+            with ThreadPoolExecutor(min(len(spans), READERS)) as pool:
+                chunks = list(pool.map(self._load, spans))
+        else:
+            chunks = [self._load(span) for span in spans]
         out: dict[int, Record] = {}
-        for start, stop in ranges(wanted, ROW_GAP):
-            chunk = core(self.manager).load_rows(
-                self.step, self.op, start, stop - start, **self._version()
-            )
-            if chunk is None or len(chunk) != stop - start:
-                raise self._gone()
+        for (start, stop), chunk in zip(spans, chunks, strict=True):
             for i in wanted_in(wanted, start, stop):
                 out[i] = chunk[i - start]
         return out
+
+    def _load(self, span: tuple[int, int]) -> list[Record]:
+        start, stop = span
+        chunk = core(self.manager).load_rows(
+            self.step, self.op, start, stop - start, **self._version()
+        )
+        if chunk is None or len(chunk) != stop - start:
+            raise self._gone()
+        return list(chunk)
 
 
 def core(manager: CheckpointManager) -> Any:

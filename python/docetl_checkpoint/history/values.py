@@ -7,6 +7,7 @@ of these apart (docs/format.md), so a diff must too.
 from __future__ import annotations
 
 import json
+import json.encoder
 import math
 import re
 from typing import Any
@@ -22,9 +23,17 @@ def value_text(value: Any) -> str:
     json does); a lone surrogate as its `\\udXXX` escape, so the text is valid
     UTF-8 and `json.loads` gives the value back.
     """
-    return escape_surrogates(
-        json.dumps(value, ensure_ascii=False, allow_nan=True, default=_unknown)
-    )
+    if type(value) is str:  # most values: skip json.dumps' setup
+        text = _encode_str(value)
+    else:
+        text = json.dumps(value, ensure_ascii=False, allow_nan=True, default=_unknown)
+    return text if text.isascii() else escape_surrogates(text)
+
+
+# what json.dumps(ensure_ascii=False) writes a str with (its C version when built)
+_encode_str: Any = getattr(json.encoder, "c_encode_basestring", None) or (
+    json.encoder.py_encode_basestring
+)
 
 
 def escape_surrogates(text: str) -> str:
@@ -66,9 +75,10 @@ def key_identity(value: Any) -> Any:
 
 def reads_as_other(text: str) -> bool:
     """True if `text`, shown bare, would look like a number, bool, null, JSON or nothing."""
-    if not text.strip():
+    body = text.strip(_JSON_SPACE)
+    if not text.strip() or not body:
         return True
-    if text[0] not in '-0123456789tfnNI["{':
+    if body[0] not in '-0123456789tfnNI["{':
         return False  # cannot start a JSON value: skip the parse
     try:
         json.loads(text)
@@ -77,13 +87,28 @@ def reads_as_other(text: str) -> bool:
     return True
 
 
+_JSON_SPACE = " \t\n\r"  # what json.loads skips around a value
+
+
 def display_text(value: Any) -> str:
-    """A value as people read it: a string as it is (in JSON quotes when it would
-    read as another value: `"1"` beside `1`, `"null"`, `""`), anything else as JSON;
-    lone surrogates as their escapes."""
-    if isinstance(value, str) and not reads_as_other(value):
-        return escape_surrogates(value)
+    """A value as people read it: a string as it is, anything else as JSON.
+
+    A string that would read as another value (`"1"` beside `1`, `"null"`, `""`)
+    or holds a lone surrogate is in JSON quotes, so the text tells the value: if
+    `json.loads` takes it, it is that value, else it is the string itself.
+    """
+    if type(value) is str and not reads_as_other(value):
+        if value.isascii() or not _SURROGATE.search(value):
+            return value
     return value_text(value)
+
+
+def from_display(text: str) -> Any:
+    """The value `display_text` showed as `text`."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
 
 
 def missing_or_text(record: dict[str, Any] | None, field: str) -> str | None:
