@@ -1,0 +1,174 @@
+"""The history commands of the CLI: diff's modes, log, runs, pin, gc's retention flags."""
+
+from __future__ import annotations
+
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from docetl_checkpoint import CheckpointManager
+from docetl_checkpoint.cli import main
+from docetl_checkpoint.cli.render import display_width
+from docetl_checkpoint.cli.units import duration, size
+
+TEXT = "lorem ipsum dolor sit amet, consectetur adipiscing elit. " * 30
+
+
+def docs(n: int) -> list[dict[str, Any]]:
+    return [{"id": i, "text": f"document {i}: {TEXT}", "n": i} for i in range(n)]
+
+
+def edited(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Record 3's text edited, 5's n now a string, 9 gone, 42 new."""
+    out = [dict(r) for r in records]
+    out[3]["text"] = out[3]["text"].replace("dolor", "pain", 1)
+    out[5]["n"] = "5"
+    del out[9]
+    out.append({"id": 42, "text": "a new document", "n": 42})
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.delenv("DOCETL_CHECKPOINT_DEBUG", raising=False)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+
+
+@pytest.fixture
+def two_ops(tmp_path: Path) -> Path:
+    """Two checkpoints of one folder: the two sides of a diff."""
+    manager = CheckpointManager(tmp_path / "store")
+    manager.save("s", "old", docs(10))
+    manager.save("s", "new", edited(docs(10)))
+    manager.save("s", "same", docs(10))
+    return tmp_path / "store"
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: Any) -> tuple[int, str, str]:
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def strict_loads(text: str) -> Any:
+    def refuse(constant: str) -> Any:
+        raise ValueError(f"not strict JSON: {constant}")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+# -- diff between two checkpoints ------------------------------------------------
+
+
+def test_diff_json_is_strict_with_counts_and_changes(two_ops: Path, capsys: Any) -> None:
+    manager = CheckpointManager(two_ops)
+    manager.save("s", "nan", [{"id": 0, "x": float("nan")}, {"id": 1, "x": 1.0}])
+    manager.save("s", "inf", [{"id": 0, "x": float("inf")}, {"id": 1, "x": 1.0}])
+    code, out, err = run(capsys, "diff", two_ops, "s", "old", "--to", "s", "new", "--json")
+    assert code == 0, err
+    result = strict_loads(out)
+    assert (result["added"], result["removed"], result["changed"]) == (1, 1, 2)
+    assert all(type(result[k]) is int for k in ("added", "removed", "changed", "unchanged"))
+    assert result["key"] == "id"
+    kinds = [(c["change"], c["key"]) for c in result["changes"]]
+    assert kinds == [("changed", 3), ("changed", 5), ("added", 42), ("removed", 9)]
+    assert result["changes"][1]["fields"] == {"n": {"old": 5, "new": "5"}}
+    assert result["changes"][2]["record"] == {"id": 42, "text": "a new document", "n": 42}
+    code, out, _ = run(capsys, "diff", two_ops, "s", "nan", "--to", "s", "inf", "--json")
+    fields = strict_loads(out)["changes"][0]["fields"]
+    assert fields == {"x": {"old": "NaN", "new": "Infinity"}}
+
+
+def test_diff_exit_code(two_ops: Path, capsys: Any) -> None:
+    code, _, _ = run(capsys, "diff", two_ops, "s", "old", "--to", "s", "new", "--exit-code")
+    assert code == 1
+    code, out, _ = run(capsys, "diff", two_ops, "s", "old", "--to", "s", "same", "--exit-code")
+    assert code == 0 and "unchanged 10   changed 0   added 0   removed 0" in out
+    code, _, _ = run(capsys, "diff", two_ops, "s", "old", "--to", "s", "new")
+    assert code == 0, "without --exit-code a difference is not a failure"
+
+
+def test_diff_text_side_by_side_with_marks(two_ops: Path, capsys: Any) -> None:
+    code, out, _ = run(capsys, "diff", two_ops, "s", "old", "--to", "s", "new")
+    assert code == 0
+    lines = out.splitlines()
+    assert all(display_width(line) <= 100 for line in lines)
+    text = next(line for line in lines if line.startswith("    text  "))
+    old, new = text.split(" │ ")
+    assert "[-dolor-]" in old and "{+pain+}" in new and "\x1b[" not in out
+    n = next(line for line in lines if line.startswith("    n  "))
+    assert "[-5-]" in n and '{+"5"+}' in n, "a type change is marked whole"
+
+
+def test_diff_colour_only_on_a_terminal_without_no_color(
+    two_ops: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    argv = ["diff", str(two_ops), "s", "old", "--to", "s", "new"]
+    for no_color, coloured in (("", True), ("1", False)):
+        monkeypatch.setenv("NO_COLOR", no_color)
+        screen = Terminal()
+        monkeypatch.setattr(sys, "stdout", screen)
+        assert main(argv) == 0
+        out = screen.getvalue()
+        assert ("\x1b[1;31mdolor\x1b[0m" in out) is coloured
+        assert ("[-dolor-]" in out) is not coloured
+
+
+def test_diff_by_explicit_key_and_by_position(tmp_path: Path, capsys: Any) -> None:
+    manager = CheckpointManager(tmp_path)
+    manager.save("s", "a", [{"name": "x", "v": 1}, {"name": "y", "v": 2}])
+    manager.save("s", "b", [{"name": "y", "v": 3}, {"name": "x", "v": 1}])
+    code, out, _ = run(capsys, "diff", tmp_path, "s", "a", "--to", "s", "b", "--key", "name")
+    assert code == 0 and "name=y  fields: v" in out
+    code, out, _ = run(capsys, "diff", tmp_path, "s", "a", "--to", "s", "b", "--json")
+    result = strict_loads(out)
+    # by position: y went from after x to before it, so it is not paired
+    assert result["key"] is None
+    assert (result["changed"], result["added"], result["removed"]) == (0, 1, 1)
+    code, _, err = run(capsys, "diff", tmp_path, "s", "a", "--to", "s", "b", "--key", "v2")
+    assert code == 2 and "key 'v2' is not a field of" in err and len(err.splitlines()) == 1
+
+
+# -- usage errors ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["diff", "{dir}", "s", "old"], "--previous, --versions A B, --against"),
+        (["diff", "{dir}", "s", "old", "--previous", "--to", "s", "new"], "not with --against"),
+        (["diff", "{dir}", "s", "old", "--previous", "--versions", "1", "2"], "not both"),
+        (["diff", "{dir}", "--previous"], "needs STEP and OP"),
+        (["diff", "{dir}", "s", "old", "--runs", "a", "b"], "give DIR only"),
+        (["diff", "{dir}", "s", "old", "--versions", "0", "1"], "there is no version 0"),
+        (["diff", "{dir}", "s", "old", "--versions", "x", "1"], "not a version number"),
+        (["gc", "{dir}", "--older-than", "7"], "unknown unit"),
+        (["gc", "{dir}", "--older-than", "soon"], "not a duration"),
+        (["gc", "{dir}", "--max-bytes", "12XB"], "unknown unit"),
+        (["gc", "{dir}", "--keep-versions", "0"], "must be 1 or more"),
+        (["pin", "{dir}", "s", "old"], "needs STEP OP VERSION"),
+        (["pin", "{dir}", "s", "old", "1", "--run", "r"], "not both"),
+        (["unpin", "{dir}"], "needs STEP OP VERSION"),
+    ],
+)
+def test_usage_errors_exit_2(two_ops: Path, capsys: Any, argv: list[str], message: str) -> None:
+    before = sorted(p.name for p in (two_ops / ".docetl_checkpoint").rglob("*"))
+    code, out, err = run(capsys, *(a.format(dir=two_ops) for a in argv))
+    assert code == 2 and out == ""
+    assert message in err
+    assert sorted(p.name for p in (two_ops / ".docetl_checkpoint").rglob("*")) == before
+
+
+def test_units() -> None:
+    assert duration("7d") == 7 * 86400 and duration("12h") == 43200
+    assert duration("3600s") == 3600 and duration("1.5m") == 90 and duration("2w") == 1209600
+    assert size("500MB") == 500_000_000 and size("2GiB") == 2 * 2**30
+    assert size("1000") == 1000 and size("1.5kB") == 1500 and size("3 mib") == 3 * 2**20
