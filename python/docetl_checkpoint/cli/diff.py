@@ -85,7 +85,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 
 
 def describe(s: Side) -> dict[str, Any]:
-    out = {"dir": str(s.manager.intermediate_dir), "step": s.step, "op": s.op}
+    out: dict[str, Any] = {"dir": str(s.manager.intermediate_dir), "step": s.step, "op": s.op}
     if s.version is not None:
         out["version"] = s.version
     out["rows"] = s.num_rows

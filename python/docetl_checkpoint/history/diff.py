@@ -179,9 +179,11 @@ class Diff:
         return out
 
     def _head(self, change: str, i: int | None, j: int | None) -> dict[str, Any]:
-        key = None
-        if self.key is not None:
-            key = self._new_keys[j] if j is not None else self._old_keys[i]
+        key = None  # by position: records have no key
+        if self.key is not None and j is not None:
+            key = self._new_keys[j]
+        elif self.key is not None and i is not None:
+            key = self._old_keys[i]
         return {"change": change, "key": key, "old_row": i, "new_row": j}
 
     def to_arrow(self) -> pyarrow.Table:

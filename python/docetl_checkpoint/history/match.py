@@ -161,7 +161,7 @@ def keys_at(side: Side, name: str, rows: list[int]) -> list[Any]:
 
     if not rows:
         return []
-    values = side.column(name).take(pa.array(rows, pa.int64())).to_pylist()
+    values: list[Any] = side.column(name).take(pa.array(rows, pa.int64())).to_pylist()
     if is_json_text(side, name):
         values = [None if v is None else json.loads(v) for v in values]
     return values

@@ -57,7 +57,7 @@ def same_value(a: Any, b: Any) -> bool:
         return False
     if isinstance(a, float):
         if a != a:  # NaN: the store keeps one NaN
-            return b != b
+            return bool(b != b)
         return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
     if isinstance(a, dict):
         return list(a) == list(b) and all(same_value(a[k], b[k]) for k in a)
