@@ -107,7 +107,10 @@ def cmd_gc(args: argparse.Namespace) -> int:
         print(render.dumps(freed))
         return EXIT_OK
     counts = dict(freed)
-    dropped = counts.pop("versions_dropped", None)
+    dropped = counts.pop("dropped", None)  # [{step, op, version}]
+    dropped = counts.pop("versions_dropped", None) if dropped is None else dropped
+    counts.pop("versions_dropped", None)
+    counts.pop("dry_run", None)
     if args.dry_run:
         lines = dropped_lines(dropped, "would drop") or ["would drop no version"]
         would_free = render.human_bytes(counts.get("bytes_freed", 0))

@@ -93,8 +93,8 @@ class Side:
 
 
 def core(manager: CheckpointManager) -> Any:
-    """The Rust store behind a manager: `load_rows` and `record_hashes` by version
-    are the core's (the manager does not expose them)."""
+    """The Rust store behind a manager: `load_rows` (rows start..start+n of a
+    version) is the core's; the manager does not expose it."""
     return manager._store
 
 
@@ -155,7 +155,7 @@ def open_side(manager: CheckpointManager, step: str, op: str, version: int | Non
     number = None if version is None else resolve_version(manager, step, op, version)
     kwargs = {} if number is None else {"version": number}
     entry = manager.info(step, op, **kwargs)
-    hashes = None if entry is None else core(manager).record_hashes(step, op, **kwargs)
+    hashes = None if entry is None else manager.record_hashes(step, op, **kwargs)
     if entry is None or hashes is None:
         label = "" if number is None else f" version {number}"
         where = os.fspath(manager.intermediate_dir)
