@@ -261,16 +261,12 @@ def test_to_arrow_has_one_row_per_field(tmp_path: Path) -> None:
     assert len(frame) == 8 and frame["new"].iloc[1] == "[1]"
 
 
-def test_only_the_rows_that_differ_are_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
+    """(start, n) of every `load_rows` call the diff makes."""
     from docetl_checkpoint.history import sides
 
-    old = docs(3000)
-    new = [dict(r) for r in old]
-    for i in (10, 1500, 2990):
-        new[i]["n"] = -i
-    read: list[tuple[int, int]] = []
+    calls: list[tuple[int, int]] = []
     real = sides.core
 
     class Spy:
@@ -278,17 +274,40 @@ def test_only_the_rows_that_differ_are_read(
             self.store = store
 
         def load_rows(self, step: str, op: str, start: int, n: int, **kw: Any) -> Any:
-            read.append((start, n))
+            calls.append((start, n))
             return self.store.load_rows(step, op, start, n, **kw)
 
-        def record_hashes(self, *args: Any, **kw: Any) -> Any:
-            return self.store.record_hashes(*args, **kw)
-
     monkeypatch.setattr(sides, "core", lambda manager: Spy(real(manager)))
+    return calls
+
+
+def test_only_the_rows_that_differ_are_read(tmp_path: Path, reads: list[Any]) -> None:
+    old = docs(3000)
+    new = [dict(r) for r in old]
+    for i in (10, 1500, 2990):
+        new[i]["n"] = -i
     result = diff_of(tmp_path, old, new)
-    assert result.changed == 3 and read == [], "counting reads no record"
+    assert result.changed == 3 and reads == [], "counting reads no record"
     assert len(result.changes) == 3
-    assert sorted(read) == [(10, 1), (10, 1), (1500, 1), (1500, 1), (2990, 1), (2990, 1)]
+    assert sorted(reads) == [(10, 1), (10, 1), (1500, 1), (1500, 1), (2990, 1), (2990, 1)]
+
+
+def test_first_reads_only_the_records_it_returns(tmp_path: Path, reads: list[Any]) -> None:
+    old = docs(400)
+    new = [dict(r, n=-1) for r in old[:300]] + [{"id": 1000 + i} for i in range(50)]
+    result = diff_of(tmp_path, old, new)
+    assert (result.changed, result.added, result.removed) == (300, 50, 100)
+    first = result.first(2)
+    assert sorted(reads) == [(0, 2), (0, 2), (300, 2), (300, 2)], "old and new rows 0-1, 300-301"
+    assert [(c["change"], c["key"]) for c in first] == [
+        ("changed", 0),
+        ("changed", 1),
+        ("added", 1000),
+        ("added", 1001),
+        ("removed", 300),
+        ("removed", 301),
+    ]
+    assert first == [c for c in result.changes if c["key"] in {0, 1, 1000, 1001, 300, 301}]
 
 
 # -- errors --------------------------------------------------------------------

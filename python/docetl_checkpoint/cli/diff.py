@@ -162,13 +162,14 @@ def diff_lines(result: Diff, examples: int) -> list[str]:
     ]
     if not examples or not result.differs:
         return out
-    shown = [c for c in result.changes if c["change"] == "changed"][:examples]
+    first = result.first(examples)
+    shown = [c for c in first if c["change"] == "changed"]
     if shown:
         out += ["", f"changed (first {len(shown)} of {result.changed:,}):"]
         for change in shown:
             out += changed_lines(result, change, width, mark)
     for kind, sign, row in (("added", "+", "new_row"), ("removed", "-", "old_row")):
-        items = [c for c in result.changes if c["change"] == kind][:examples]
+        items = [c for c in first if c["change"] == kind]
         if items:
             total = getattr(result, kind)
             out += ["", f"{kind} (first {len(items)} of {total:,}):"]

@@ -165,16 +165,38 @@ class Diff:
         order of its keys changed); an added or removed record has `record`.
         """
         olds, news = self._records
+        return self._changes(self.changed_rows, self.added_rows, self.removed_rows, olds, news)
+
+    def first(self, n: int) -> list[dict[str, Any]]:
+        """The first `n` changes of each kind, as in `changes`, reading only their
+        records (what a summary shows of a large diff)."""
+        if "changes" in self.__dict__ or "_records" in self.__dict__:
+            olds, news = self._records
+        else:
+            olds = self.old.rows([i for i, _ in self.changed_rows[:n]] + self.removed_rows[:n])
+            news = self.new.rows([j for _, j in self.changed_rows[:n]] + self.added_rows[:n])
+        return self._changes(
+            self.changed_rows[:n], self.added_rows[:n], self.removed_rows[:n], olds, news
+        )
+
+    def _changes(
+        self,
+        changed: list[Pair],
+        added: list[int],
+        removed: list[int],
+        olds: dict[int, Record],
+        news: dict[int, Record],
+    ) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        for i, j in self.changed_rows:
+        for i, j in changed:
             item = self._head("changed", i, j)
             item["fields"] = field_changes(olds[i], news[j])
             if not item["fields"]:
                 item["key_order"] = [list(olds[i]), list(news[j])]
             out.append(item)
-        for j in self.added_rows:
+        for j in added:
             out.append({**self._head("added", None, j), "record": news[j]})
-        for i in self.removed_rows:
+        for i in removed:
             out.append({**self._head("removed", i, None), "record": olds[i]})
         return out
 

@@ -39,8 +39,9 @@ def diff_html(diff: Diff) -> str:
     head = "<tr><th>change</th><th>{}</th><th>field</th><th>old</th><th>new</th></tr>".format(
         escape(diff.key) if diff.key else "rows"
     )
-    body = [row_html(diff, item) for item in diff.changes[:MAX_RECORDS]]
-    more = len(diff.changes) - MAX_RECORDS
+    shown = diff.first(MAX_RECORDS)[:MAX_RECORDS]
+    body = [row_html(diff, item) for item in shown]
+    more = diff.changed + diff.added + diff.removed - len(shown)
     note = f"<p>&hellip; and {more:,} more records: see <code>to_pandas()</code>.</p>"
     return (
         f'<div class="dc-diff">{STYLE}{title}<table><thead>{head}</thead>'
