@@ -79,14 +79,17 @@ impl Store {
     /// Reads (step, op), or None when there is no such checkpoint. Retries
     /// when a concurrent writer replaced a file between manifest and read.
     pub fn read(&self, step: &str, op: &str, mode: ReadMode) -> Result<Option<Loaded>> {
-        self.read_columns(step, op, mode, None)
+        self.read_columns(step, op, None, mode, None)
     }
 
-    /// Reads only the columns of `keys` (and the values they reference) when given.
+    /// Reads version `version` (None: the live one, see
+    /// `Manifest::find_version`), only the columns of `keys` (and the values
+    /// they reference) when given.
     pub fn read_columns(
         &self,
         step: &str,
         op: &str,
+        version: Option<i64>,
         mode: ReadMode,
         keys: Option<&[String]>,
     ) -> Result<Option<Loaded>> {
@@ -95,7 +98,7 @@ impl Store {
         let mut attempts = 0;
         loop {
             let manifest = self.manifest()?;
-            let Some(entry) = manifest.find(step, op).cloned() else {
+            let Some(entry) = manifest.find_version(step, op, version)?.cloned() else {
                 return Ok(None);
             };
             match self.read_entry(&manifest, entry, mode, keys) {

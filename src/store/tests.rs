@@ -1,5 +1,6 @@
 //! Store behaviour without an interpreter: round trip, dedup, commits, gc.
 
+use crate::store::Retention;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -154,7 +155,7 @@ fn gc_frees_overwritten_values() {
         let recs: Vec<Record> = (0..10).map(|i| record(i, &t[i as usize], None)).collect();
         store.save("s", "o", &recs, BTreeMap::new()).expect("save");
     }
-    let report = store.gc().expect("gc");
+    let report = store.gc_with(&Retention::latest_only(), false).expect("gc");
     assert_eq!(report.values_removed, 40);
     assert_eq!(report.values_kept, 10);
     assert!(report.bytes_freed > 0);

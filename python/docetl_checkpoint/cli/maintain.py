@@ -76,7 +76,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if args.json:
         print(render.dumps(freed))
         return EXIT_OK
-    counts = dict(freed)
+    counts = {k: v for k, v in freed.items() if isinstance(v, int) and not isinstance(v, bool)}
     text = f"freed {render.human_bytes(counts.pop('bytes_freed', 0))}"
     removed = [
         f"{v:,} {k.removesuffix('_removed').replace('_', ' ')}"
