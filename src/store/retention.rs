@@ -154,3 +154,120 @@ fn value_bytes(segments: &[Segment], id: u64) -> u64 {
         .map(|s| s.bytes / s.count.max(1))
         .unwrap_or(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::EntryKind;
+
+    fn entry(op: &str, version: u64, created_at: f64, pinned: bool) -> Entry {
+        Entry {
+            step: "s".into(),
+            op: op.into(),
+            kind: EntryKind::Checkpoint,
+            batch_of: None,
+            batch_index: None,
+            file: format!("files/{op}-{version}.parquet"),
+            bytes: 100,
+            checksum: String::new(),
+            num_rows: 1,
+            columns: Vec::new(),
+            logical_bytes: 1,
+            value_refs: 0,
+            records_digest: String::new(),
+            created_at,
+            meta: Default::default(),
+            meta_in_file: Vec::new(),
+            meta_digest: None,
+            version,
+            pinned,
+        }
+    }
+
+    /// `a` live at version 4 with versions 1-3 kept; `gone` deleted, 1-2 kept.
+    fn manifest() -> Manifest {
+        Manifest {
+            entries: vec![entry("a", 4, 40.0, false)],
+            history: vec![
+                entry("a", 1, 10.0, false),
+                entry("a", 2, 20.0, true),
+                entry("a", 3, 30.0, false),
+                entry("gone", 1, 15.0, false),
+                entry("gone", 2, 25.0, false),
+            ],
+            ..Manifest::default()
+        }
+    }
+
+    fn drops(policy: Retention, store_bytes: u64) -> Vec<VersionKey> {
+        let mut out: Vec<_> = select(&manifest(), &policy, 100.0, &HashMap::new(), store_bytes)
+            .into_iter()
+            .collect();
+        out.sort();
+        out
+    }
+
+    fn key(op: &str, v: u64) -> VersionKey {
+        ("s".into(), op.into(), v)
+    }
+
+    #[test]
+    fn keep_versions_counts_the_live_version_or_the_deletion_and_spares_pins() {
+        let none = Retention {
+            keep_versions: None,
+            ..Retention::default()
+        };
+        assert!(drops(none, 0).is_empty());
+        let two = Retention {
+            keep_versions: Some(2),
+            ..Retention::default()
+        };
+        // a: live 4 + 3 kept; 2 pinned; 1 dropped. gone: 2 kept, 1 dropped
+        assert_eq!(drops(two, 0), vec![key("a", 1), key("gone", 1)]);
+        assert_eq!(
+            drops(Retention::latest_only(), 0),
+            vec![key("a", 1), key("a", 3), key("gone", 1), key("gone", 2)]
+        );
+    }
+
+    #[test]
+    fn older_than_and_max_bytes_drop_the_oldest_unpinned_first() {
+        let age = Retention {
+            keep_versions: None,
+            older_than: Some(78.0), // now is 100: before 22 goes
+            max_bytes: None,
+        };
+        assert_eq!(drops(age, 0), vec![key("a", 1), key("gone", 1)]);
+        // each dropped version frees its 100-byte file: 1000 -> 750 drops three
+        let budget = Retention {
+            keep_versions: None,
+            older_than: None,
+            max_bytes: Some(750),
+        };
+        assert_eq!(
+            drops(budget, 1000),
+            vec![key("a", 1), key("a", 3), key("gone", 1)]
+        );
+    }
+
+    #[test]
+    fn bad_policies_are_refused() {
+        assert!(Retention::latest_only().check().is_ok());
+        for bad in [
+            Retention {
+                keep_versions: Some(0),
+                ..Retention::default()
+            },
+            Retention {
+                older_than: Some(f64::NAN),
+                ..Retention::default()
+            },
+            Retention {
+                older_than: Some(-1.0),
+                ..Retention::default()
+            },
+        ] {
+            assert!(matches!(bad.check(), Err(Error::InvalidValue(_))));
+        }
+    }
+}
