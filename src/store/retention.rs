@@ -246,7 +246,7 @@ mod tests {
         };
         assert_eq!(
             drops(budget, 1000),
-            vec![key("a", 1), key("a", 3), key("gone", 1)]
+            vec![key("a", 1), key("gone", 1), key("gone", 2)]
         );
     }
 
