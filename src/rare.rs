@@ -1,0 +1,198 @@
+//! Rare keys: keys present in too few rows of a checkpoint to pay for a
+//! column of their own. Their fields go, in record order, into one per-row
+//! blob (`__rest`), so a checkpoint's cost grows with its fields, not with
+//! rows x distinct keys.
+//!
+//! A blob is the canonical encoding of an object holding the row's rare
+//! fields (`08` varint(count) { varint(key length) key value }), except that
+//! a value kept in the value store is written `REF_TAG`: its id is the row's
+//! next entry in the `__rest_ref` list column.
+
+use crate::canonical::{self, put_varint, TAG_OBJECT};
+use crate::error::{Error, Result};
+
+/// A key is given a column when it is present in at least one row in
+/// `DENSE_FRACTION` (rows * 1 <= count * DENSE_FRACTION). Chosen with
+/// `benchmarks/sparse.py`: a column costs a few hundred bytes of Parquet
+/// metadata and page headers per row group, which a key seen in fewer than
+/// 1/32 of the rows does not earn back, while a rare field costs its key's
+/// bytes once per row that holds it.
+pub const DENSE_FRACTION: u64 = 32;
+
+/// `shapes` entry standing for "the row's next rare field".
+pub const RARE: u32 = u32::MAX;
+
+/// At most this many rare keys are listed (with their Arrow types) in the
+/// file's layout and shown as columns by `table()`; past it they are folded
+/// into one JSON text column, `REST_COLUMN`.
+pub const LISTED_RARE_KEYS: usize = 64;
+
+/// Parquet field of the blobs, and the name of `table()`'s folded column.
+pub const REST_COLUMN: &str = "__rest";
+/// Parquet field of the value ids the blobs reference.
+pub const REST_REF_FIELD: &str = "__rest_ref";
+
+/// Tag of a value kept in the value store, in place of its canonical encoding.
+pub const REF_TAG: u8 = 0xff;
+
+/// Which keys get a column, given how many rows hold each key.
+pub fn dense_keys(counts: &[u64], rows: usize) -> Vec<bool> {
+    counts
+        .iter()
+        .map(|&n| n.saturating_mul(DENSE_FRACTION) >= rows as u64)
+        .collect()
+}
+
+/// One rare field's value as a blob holds it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum RareValue<'a> {
+    /// A canonical encoding.
+    Inline(&'a [u8]),
+    /// The row's `n`th value id.
+    Ref(usize),
+}
+
+/// Writes a row's blob; `value` appends each field's value (its canonical
+/// encoding, or `REF_TAG`).
+pub fn encode_blob<T>(
+    fields: &[(&str, T)],
+    out: &mut Vec<u8>,
+    mut value: impl FnMut(&T, &mut Vec<u8>),
+) {
+    out.push(TAG_OBJECT);
+    put_varint(out, fields.len() as u64);
+    for (key, v) in fields {
+        put_varint(out, key.len() as u64);
+        out.extend_from_slice(key.as_bytes());
+        value(v, out);
+    }
+}
+
+/// The fields of a blob, in order.
+pub struct BlobFields<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    left: u64,
+    refs: usize,
+}
+
+impl<'a> BlobFields<'a> {
+    pub fn new(bytes: &'a [u8]) -> Result<BlobFields<'a>> {
+        let mut b = BlobFields {
+            bytes,
+            pos: 0,
+            left: 0,
+            refs: 0,
+        };
+        if b.byte()? != TAG_OBJECT {
+            return Err(malformed("rare fields are not an object"));
+        }
+        b.left = b.varint()?;
+        Ok(b)
+    }
+
+    /// Fields not read yet.
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+
+    /// The next field, or an error when the blob ends early.
+    pub fn next_field(&mut self) -> Result<(&'a str, RareValue<'a>)> {
+        if self.left == 0 {
+            return Err(malformed("fewer rare fields than the record's shape"));
+        }
+        self.left -= 1;
+        let len = self.varint()?;
+        let key = std::str::from_utf8(self.take(len)?).map_err(|_| malformed("key not UTF-8"))?;
+        if self.bytes.get(self.pos) == Some(&REF_TAG) {
+            self.pos += 1;
+            self.refs += 1;
+            return Ok((key, RareValue::Ref(self.refs - 1)));
+        }
+        let start = self.pos;
+        self.skip_value(0)?;
+        Ok((key, RareValue::Inline(&self.bytes[start..self.pos])))
+    }
+
+    /// Checks nothing follows the last field.
+    pub fn finish(&self) -> Result<()> {
+        if self.left != 0 || self.pos != self.bytes.len() {
+            return Err(malformed("more rare fields than the record's shape"));
+        }
+        Ok(())
+    }
+
+    fn byte(&mut self) -> Result<u8> {
+        let b = *self
+            .bytes
+            .get(self.pos)
+            .ok_or_else(|| malformed("truncated"))?;
+        self.pos += 1;
+        Ok(b)
+    }
+
+    fn varint(&mut self) -> Result<u64> {
+        let mut n: u64 = 0;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            n |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(n);
+            }
+        }
+        Err(malformed("varint too long"))
+    }
+
+    fn take(&mut self, len: u64) -> Result<&'a [u8]> {
+        let end = usize::try_from(len)
+            .ok()
+            .and_then(|l| self.pos.checked_add(l))
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or_else(|| malformed("truncated"))?;
+        let out = &self.bytes[self.pos..end];
+        self.pos = end;
+        Ok(out)
+    }
+
+    /// Moves past one canonical value (checked in full when it is decoded).
+    fn skip_value(&mut self, depth: usize) -> Result<()> {
+        if depth > canonical::MAX_DEPTH {
+            return Err(malformed("nesting too deep"));
+        }
+        match self.byte()? {
+            canonical::TAG_NULL | canonical::TAG_FALSE | canonical::TAG_TRUE => {}
+            canonical::TAG_INT => {
+                self.varint()?;
+            }
+            canonical::TAG_BIGINT | canonical::TAG_STR | canonical::TAG_SURROGATES => {
+                let len = self.varint()?;
+                self.take(len)?;
+            }
+            canonical::TAG_FLOAT => {
+                self.take(8)?;
+            }
+            canonical::TAG_LIST => {
+                for _ in 0..self.varint()? {
+                    self.skip_value(depth + 1)?;
+                }
+            }
+            TAG_OBJECT => {
+                for _ in 0..self.varint()? {
+                    let len = self.varint()?;
+                    self.take(len)?;
+                    self.skip_value(depth + 1)?;
+                }
+            }
+            tag => return Err(malformed(&format!("unknown tag 0x{tag:02x}"))),
+        }
+        Ok(())
+    }
+}
+
+fn malformed(detail: &str) -> Error {
+    Error::Malformed(format!("rare fields: {detail}"))
+}
+
+#[cfg(test)]
+#[path = "rare_tests.rs"]
+mod tests;
