@@ -10,7 +10,8 @@ Two shapes of records, at 2,500 / 10,000 / 20,000 records each:
 Per shape and size, in this process, median of --reps fresh stores:
 
 - disk: what one save adds to the store folder (each inode once: links are
-  hardlinks; the store holds a 1-record warm-up save) vs the JSON file DocETL writes (`json.dump(records, f)`);
+  hardlinks; the store holds a 1-record warm-up save) vs the JSON file
+  DocETL writes (`json.dump(records, f)`);
 - save: `save()` seconds vs `json.dump` to a file;
 - load: `load()` seconds vs `json.load`;
 - table: `table()` seconds vs `json.load` (DocETL has no table: the JSON
@@ -97,46 +98,45 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
         gc.enable()
 
 
+def one_rep(records: list[dict[str, Any]], root: str) -> dict[str, float]:
+    mgr = CheckpointManager(os.path.join(root, "store"))
+    # folder creation and first-call setup (pyarrow's included) are not timed
+    mgr.save("warm", "up", [{"a": 1}])
+    mgr.load("warm", "up")
+    mgr.table("warm", "up")
+    before = folder_bytes(os.path.join(root, "store"))
+    out: dict[str, float] = {}
+    out["save"], _ = timed(lambda: mgr.save("step", "op", records))
+    out["disk"] = folder_bytes(os.path.join(root, "store")) - before
+    out["load"], loaded = timed(lambda: mgr.load("step", "op"))
+    assert loaded == records, "load() differs from what was saved"
+    out["table"], _ = timed(lambda: mgr.table("step", "op"))
+    path = os.path.join(root, "op.json")
+
+    def dump() -> None:
+        with open(path, "w") as f:
+            json.dump(records, f)
+
+    def read() -> Any:
+        with open(path) as f:
+            return json.load(f)
+
+    out["json_dump"], _ = timed(dump)
+    out["json_bytes"] = os.path.getsize(path)
+    out["json_load"], _ = timed(read)
+    return out
+
+
 def measure(records: list[dict[str, Any]], reps: int) -> dict[str, float]:
-    runs: dict[str, list[float]] = {
-        k: [] for k in ("save", "load", "table", "json_dump", "json_load")
-    }
-    disk = json_bytes = 0
+    """Medians over `reps` fresh stores."""
+    runs = []
     for _ in range(reps):
         root = tempfile.mkdtemp(prefix="sparse-bench-")
         try:
-            mgr = CheckpointManager(os.path.join(root, "store"))
-            mgr.save("warm", "up", [{"a": 1}])  # folder creation is not timed
-            before = folder_bytes(os.path.join(root, "store"))
-            t, _ = timed(lambda: mgr.save("step", "op", records))
-            runs["save"].append(t)
-            disk = folder_bytes(os.path.join(root, "store")) - before
-            t, loaded = timed(lambda: mgr.load("step", "op"))
-            assert loaded == records, "load() differs from what was saved"
-            runs["load"].append(t)
-            t, _ = timed(lambda: mgr.table("step", "op"))
-            runs["table"].append(t)
-            path = os.path.join(root, "op.json")
-
-            def dump() -> None:
-                with open(path, "w") as f:
-                    json.dump(records, f)
-
-            t, _ = timed(dump)
-            runs["json_dump"].append(t)
-            json_bytes = os.path.getsize(path)
-
-            def read() -> Any:
-                with open(path) as f:
-                    return json.load(f)
-
-            t, _ = timed(read)
-            runs["json_load"].append(t)
+            runs.append(one_rep(records, root))
         finally:
             shutil.rmtree(root)
-    out = {k: statistics.median(v) for k, v in runs.items()}
-    out.update(disk=disk, json_bytes=json_bytes)
-    return out
+    return {k: statistics.median(r[k] for r in runs) for k in runs[0]}
 
 
 def main() -> int:
@@ -148,8 +148,8 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",")]
     results: dict[str, Any] = {"sizes": sizes, "reps": args.reps, "shapes": {}}
     missed = []
-    header = f"{'shape':9} {'N':>6} {'disk KB':>8} {'x JSON':>7} {'save s':>7} {'x dump':>7} {'load s':>7} {'x load':>7} {'table s':>7} {'x load':>7}"
-    print(header)
+    cols = ["disk KB", "x JSON", "save s", "x dump", "load s", "x load", "table s", "x load"]
+    print(f"{'shape':9} {'N':>6} " + " ".join(f"{c:>8}" for c in cols))
     for name, make in SHAPES.items():
         rows = {}
         for n in sizes:
@@ -157,11 +157,17 @@ def main() -> int:
             m = measure(records, args.reps)
             rows[n] = m
             disk_x = m["disk"] / m["json_bytes"]
-            print(
-                f"{name:9} {n:6} {m['disk'] / 1e3:8.1f} {disk_x:7.2f} {m['save']:7.3f} "
-                f"{m['save'] / m['json_dump']:7.2f} {m['load']:7.3f} {m['load'] / m['json_load']:7.2f} "
-                f"{m['table']:7.3f} {m['table'] / m['json_load']:7.2f}"
-            )
+            figures = [
+                m["disk"] / 1e3,
+                disk_x,
+                m["save"],
+                m["save"] / m["json_dump"],
+                m["load"],
+                m["load"] / m["json_load"],
+                m["table"],
+                m["table"] / m["json_load"],
+            ]
+            print(f"{name:9} {n:6} " + " ".join(f"{x:8.3f}" for x in figures))
             if disk_x > DISK_GOAL:
                 missed.append(f"{name} N={n}: disk {disk_x:.2f}x JSON > {DISK_GOAL}")
         lo, hi = min(sizes), max(sizes)

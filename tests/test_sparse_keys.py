@@ -37,7 +37,7 @@ def every_read(mgr: CheckpointManager, step: str, op: str, records: list[dict[st
     for n in (0, 1, 7, len(records)):
         assert_json_identical(mgr.head(step, op, n), want[:n])
     assert_json_identical(list(mgr.iter_records(step, op, chunk_rows=5)), want)
-    for got, rec in zip(mgr.load(step, op) or [], want):
+    for got, rec in zip(mgr.load(step, op) or [], want, strict=True):
         assert list(got) == list(rec)  # key order, rare keys included
     assert mgr.record_hashes(step, op) == [record_hash(r) for r in records]
 

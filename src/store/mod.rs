@@ -133,6 +133,8 @@ mod index_tests;
 #[cfg(test)]
 mod object_tests;
 #[cfg(test)]
+mod rare_store_tests;
+#[cfg(test)]
 mod recover_tests;
 #[cfg(test)]
 mod tests;
