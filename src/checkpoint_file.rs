@@ -37,8 +37,8 @@ const FORMAT_WITHOUT_RARE: u32 = 2;
 /// Schema metadata key telling other Parquet readers how to open the file.
 pub const HOW_TO_READ_KEY: &str = "docetl_checkpoint.how_to_read";
 const HOW_TO_READ: &str = "a docetl-checkpoint file: columns named __c<i> hold references \
-into the store's value segments or canonical bytes, not data; read the records with \
-docetl_checkpoint.read_table(path)";
+into the store's value segments or canonical bytes, not data, and __rest the fields of \
+rare keys; read the records with docetl_checkpoint.read_table(path)";
 pub const RECORD_HASH_FIELD: &str = "__record_hash";
 pub const SHAPE_FIELD: &str = "__shape";
 /// Rows per row group: `sample(n)` decodes only the first group(s).

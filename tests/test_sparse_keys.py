@@ -255,3 +255,16 @@ def test_random_key_distributions_load_exactly(records: list[dict[str, Any]]) ->
         shutil.rmtree(d)
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def test_rare_keys_on_an_object_store_layout(tmp_path: Path) -> None:
+    url = (tmp_path / "remote").as_uri()
+    mgr = CheckpointManager(url)
+    records: list[dict[str, Any]] = one_key_each(100)
+    records[3]["big"] = BIG
+    mgr.save("s", "o", records)
+    every_read(mgr, "s", "o", records)
+    reader = mgr.reader("s", "o", columns=["big", "id"])
+    assert reader is not None
+    assert reader.read_all().equals(mgr.table("s", "o", columns=["big", "id"]))
+    assert mgr.verify()["ok"]

@@ -60,7 +60,8 @@ pub fn rest_ref_ids(batch: &RecordBatch, meta: &FileMeta) -> Vec<u64> {
     (0..list.len())
         .filter(|&row| list.is_valid(row))
         .flat_map(|row| offsets[row] as usize..offsets[row + 1] as usize)
-        .filter_map(|i| (i < ids.len()).then(|| ids.value(i)))
+        .filter(|&i| i < ids.len())
+        .map(|i| ids.value(i))
         .collect()
 }
 
