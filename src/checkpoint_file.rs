@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use arrow_array::builder::{
-    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, ListBuilder, StringBuilder,
-    UInt64Builder,
+    BinaryBuilder, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, UInt64Builder,
 };
 use arrow_array::{ArrayRef, FixedSizeBinaryArray, RecordBatch, UInt32Array};
 use arrow_schema::{DataType, Field, Schema};
@@ -18,12 +17,14 @@ use parquet::schema::types::ColumnPath;
 use serde::{Deserialize, Serialize};
 
 use crate::canonical;
-use crate::encode::{Cell, ColumnKind, Encoded, EncodedColumn, RareFields};
+use crate::encode::{Cell, ColumnKind, Encoded, EncodedColumn};
 use crate::error::{Error, Result};
 use crate::logical::LogicalType;
 use crate::manifest::EntryKind;
 use crate::parquet_io;
 use crate::rare;
+use crate::rare_columns;
+pub use crate::rare_columns::{RareKey, RareMeta};
 use crate::value::Value;
 
 /// Schema metadata key holding `FileMeta` as JSON.
@@ -68,26 +69,6 @@ pub struct FileMeta {
     /// Where the rare keys' fields are (format 3, when the file has any).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rare: Option<RareMeta>,
-}
-
-/// The rare fields of a checkpoint file: not one column per key.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RareMeta {
-    /// Field index of the per-row blobs.
-    pub main: usize,
-    /// Field index of the per-row lists of value ids the blobs reference.
-    pub refs: usize,
-    /// How many distinct rare keys the file holds.
-    pub count: u64,
-    /// The rare keys and their types, when at most `rare::LISTED_RARE_KEYS`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub keys: Option<Vec<RareKey>>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RareKey {
-    pub key: String,
-    pub logical: LogicalType,
 }
 
 impl FileMeta {
@@ -181,34 +162,9 @@ pub fn write(encoded: &Encoded, ids: &[u64], origin: &Origin) -> Result<Vec<u8>>
         Some(r) => {
             names.0.insert(rare::REST_COLUMN.to_string());
             names.0.insert(rare::REST_REF_FIELD.to_string());
-            fields.push(Field::new(rare::REST_COLUMN, DataType::Binary, true));
-            arrays.push(rest_array(r));
-            fields.push(Field::new(rare::REST_REF_FIELD, rest_ref_type(), true));
-            arrays.push(rest_ref_array(r, ids));
-            // ids rise through a checkpoint, as in the `__c<i>_ref` columns
-            let item = ColumnPath::new(
-                [rare::REST_REF_FIELD, "list", "item"]
-                    .map(String::from)
-                    .to_vec(),
-            );
-            props = props
-                .set_column_dictionary_enabled(item.clone(), false)
-                .set_column_encoding(item, Encoding::DELTA_BINARY_PACKED);
-            let listed = r.keys.len() <= rare::LISTED_RARE_KEYS;
-            Some(RareMeta {
-                main: fields.len() - 2,
-                refs: fields.len() - 1,
-                count: r.keys.len() as u64,
-                keys: listed.then(|| {
-                    r.keys
-                        .iter()
-                        .map(|(key, logical)| RareKey {
-                            key: key.to_string(),
-                            logical: logical.clone(),
-                        })
-                        .collect()
-                }),
-            })
+            let (meta, with_rare) = rare_columns::add(r, ids, &mut fields, &mut arrays, props)?;
+            props = with_rare;
+            Some(meta)
         }
         None => None,
     };
@@ -362,32 +318,6 @@ fn ref_array(column: &EncodedColumn, ids: &[u64]) -> ArrayRef {
     Arc::new(b.finish())
 }
 
-fn rest_array(r: &RareFields) -> ArrayRef {
-    let bytes = r.blobs.iter().flatten().map(Vec::len).sum();
-    let mut b = BinaryBuilder::with_capacity(r.blobs.len(), bytes);
-    for blob in &r.blobs {
-        b.append_option(blob.as_deref());
-    }
-    Arc::new(b.finish())
-}
-
-/// The type of `__rest_ref`: a list of value ids per row.
-pub fn rest_ref_type() -> DataType {
-    DataType::List(Arc::new(Field::new("item", DataType::UInt64, false)))
-}
-
-fn rest_ref_array(r: &RareFields, ids: &[u64]) -> ArrayRef {
-    let field = Arc::new(Field::new("item", DataType::UInt64, false));
-    let mut b = ListBuilder::new(UInt64Builder::new()).with_field(field);
-    for (blob, refs) in r.blobs.iter().zip(&r.refs) {
-        for &i in refs {
-            b.values().append_option(ids.get(i as usize).copied());
-        }
-        b.append(blob.is_some());
-    }
-    Arc::new(b.finish())
-}
-
 /// The layout metadata of a decoded checkpoint file, checked against its fields.
 pub fn file_meta(path: &Path, schema: &Schema) -> Result<FileMeta> {
     let json = schema
@@ -428,17 +358,7 @@ pub fn file_meta(path: &Path, schema: &Schema) -> Result<FileMeta> {
         }
     }
     if let Some(r) = &meta.rare {
-        let blobs_ok =
-            schema.fields().get(r.main).map(|f| f.data_type()) == Some(&DataType::Binary);
-        let refs_ok = schema.fields().get(r.refs).is_some_and(|f| {
-            matches!(f.data_type(), DataType::List(item) if item.data_type() == &DataType::UInt64)
-        });
-        if !blobs_ok || !refs_ok || meta.format < 3 {
-            return Err(Error::corrupt(
-                path,
-                "layout metadata does not match the rare fields' columns",
-            ));
-        }
+        rare_columns::check(path, schema, r, meta.format)?;
     }
     let ncols = meta.columns.len() as u32;
     let has_rare = meta.rare.is_some();

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use crate::canonical::{self, Hash, RecordHash};
 use crate::digest_map::KeyMap;
 use crate::logical::LogicalType;
-use crate::rare;
+use crate::rare::{self, RareFields};
 use crate::value::{Record, Value};
 
 /// Strings of at least this many bytes (and nested values whose canonical
@@ -115,16 +115,6 @@ pub struct Encoded<'a> {
     pub value_refs: u64,
     /// Size of the records' canonical encoding: what the data weighs before dedup.
     pub logical_bytes: u64,
-}
-
-/// Rare fields, one blob per row (see `rare`).
-pub struct RareFields {
-    /// Rare keys in order of first appearance, with their values' type.
-    pub keys: Vec<(Arc<str>, LogicalType)>,
-    /// Per row, its blob (None when the row has no rare field).
-    pub blobs: Vec<Option<Vec<u8>>>,
-    /// Per row, indexes into `Encoded::large` of the values its blob references.
-    pub refs: Vec<Vec<u32>>,
 }
 
 impl<'a> Encoded<'a> {
@@ -243,11 +233,8 @@ pub fn encode(records: &[Record]) -> Encoded<'_> {
             rare_keys.push((stats.key, stats.logical));
         }
     }
-    let mut rare_fields = (!rare_keys.is_empty()).then(|| RareFields {
-        keys: rare_keys,
-        blobs: Vec::with_capacity(records.len()),
-        refs: Vec::with_capacity(records.len()),
-    });
+    let mut rare_fields =
+        (!rare_keys.is_empty()).then(|| RareFields::new(rare_keys, records.len()));
     let mut shape_ids: HashMap<Vec<u32>, u32> = HashMap::new();
     let mut shape: Vec<u32> = Vec::new();
     let mut rare_row: Vec<(&str, Cell)> = Vec::new();
@@ -277,28 +264,6 @@ pub fn encode(records: &[Record]) -> Encoded<'_> {
     }
     out.rare = rare_fields;
     out
-}
-
-impl RareFields {
-    fn push_row(&mut self, fields: &[(&str, Cell)]) {
-        if fields.is_empty() {
-            self.blobs.push(None);
-            self.refs.push(Vec::new());
-            return;
-        }
-        let mut blob = Vec::new();
-        let mut refs = Vec::new();
-        rare::encode_blob(fields, &mut blob, |cell, out| match cell {
-            Cell::Null => out.push(canonical::TAG_NULL),
-            Cell::Inline(v) => canonical::encode_into(v, out),
-            Cell::Large(i) => {
-                out.push(rare::REF_TAG);
-                refs.push(*i);
-            }
-        });
-        self.blobs.push(Some(blob));
-        self.refs.push(refs);
-    }
 }
 
 impl Interner {

@@ -19,6 +19,7 @@ pub mod names;
 pub mod parallel;
 pub mod parquet_io;
 pub mod rare;
+pub mod rare_columns;
 pub mod segment;
 pub mod storage;
 pub mod store;

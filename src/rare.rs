@@ -8,8 +8,12 @@
 //! a value kept in the value store is written `REF_TAG`: its id is the row's
 //! next entry in the `__rest_ref` list column.
 
+use std::sync::Arc;
+
 use crate::canonical::{self, put_varint, TAG_OBJECT};
+use crate::encode::Cell;
 use crate::error::{Error, Result};
+use crate::logical::LogicalType;
 
 /// A key is given a column when it is present in at least one row in
 /// `DENSE_FRACTION` (rows * 1 <= count * DENSE_FRACTION). Chosen with
@@ -34,6 +38,47 @@ pub const REST_REF_FIELD: &str = "__rest_ref";
 
 /// Tag of a value kept in the value store, in place of its canonical encoding.
 pub const REF_TAG: u8 = 0xff;
+
+/// The rare fields of a save, one blob per row.
+pub struct RareFields {
+    /// Rare keys in order of first appearance, with their values' type.
+    pub keys: Vec<(Arc<str>, LogicalType)>,
+    /// Per row, its blob (None when the row has no rare field).
+    pub blobs: Vec<Option<Vec<u8>>>,
+    /// Per row, indexes into `Encoded::large` of the values its blob references.
+    pub refs: Vec<Vec<u32>>,
+}
+
+impl RareFields {
+    pub fn new(keys: Vec<(Arc<str>, LogicalType)>, rows: usize) -> RareFields {
+        RareFields {
+            keys,
+            blobs: Vec::with_capacity(rows),
+            refs: Vec::with_capacity(rows),
+        }
+    }
+
+    /// Adds a row's blob (none when it has no rare field).
+    pub fn push_row(&mut self, fields: &[(&str, Cell)]) {
+        if fields.is_empty() {
+            self.blobs.push(None);
+            self.refs.push(Vec::new());
+            return;
+        }
+        let mut blob = Vec::new();
+        let mut refs = Vec::new();
+        encode_blob(fields, &mut blob, |cell, out| match cell {
+            Cell::Null => out.push(canonical::TAG_NULL),
+            Cell::Inline(v) => canonical::encode_into(v, out),
+            Cell::Large(i) => {
+                out.push(REF_TAG);
+                refs.push(*i);
+            }
+        });
+        self.blobs.push(Some(blob));
+        self.refs.push(refs);
+    }
+}
 
 /// Which keys get a column, given how many rows hold each key.
 pub fn dense_keys(counts: &[u64], rows: usize) -> Vec<bool> {
