@@ -164,6 +164,12 @@ struct KeyStats {
 }
 
 pub fn encode(records: &[Record]) -> Encoded<'_> {
+    encode_with(records, rare::DENSE_FRACTION)
+}
+
+/// `encode`, giving a column to keys in at least 1 row in `dense_fraction`
+/// (other values are for measuring the rule).
+pub fn encode_with(records: &[Record], dense_fraction: u64) -> Encoded<'_> {
     let mut out = Encoded {
         columns: Vec::new(),
         shapes: Vec::new(),
@@ -216,7 +222,7 @@ pub fn encode(records: &[Record]) -> Encoded<'_> {
     }
     // pass two: dense keys become columns, the others rare fields
     let counts: Vec<u64> = keys.iter().map(|k| k.rows).collect();
-    let dense = rare::dense_keys(&counts, records.len());
+    let dense = rare::dense_keys(&counts, records.len(), dense_fraction);
     let mut column_of: Vec<u32> = vec![rare::RARE; keys.len()];
     let mut rare_keys = Vec::new();
     for (k, stats) in keys.into_iter().enumerate() {
