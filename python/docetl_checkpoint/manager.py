@@ -310,6 +310,9 @@ class CheckpointManager:
         With `columns`, only those columns' data and the values they reference
         are read. Past 1 GiB of text the table has several chunks (Arrow strings
         hold at most 2 GiB each); pandas, polars and DuckDB read it alike.
+        Keys present in fewer than 1 row in 32 are columns too when the
+        checkpoint has at most 64 of them, else one JSON text column `__rest`
+        (docs/format.md, "Rare keys"); `columns` may still name one.
         """
         return self._store.table(step, op, columns, version_arg(version))
 

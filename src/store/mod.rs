@@ -7,6 +7,7 @@ mod compact;
 mod gc;
 mod index;
 mod inspect;
+mod rare_rows;
 pub mod read;
 mod recover;
 mod retention;
@@ -20,6 +21,7 @@ use std::sync::Mutex;
 pub use compact::CompactReport;
 pub use gc::GcReport;
 pub use inspect::{Stats, VerifyReport};
+pub use rare_rows::{no_column, TableColumn};
 pub use read::{CellRef, Loaded, ReadMode};
 pub use recover::RecoverReport;
 pub use retention::{Retention, VersionKey, DEFAULT_KEEP_VERSIONS};
@@ -185,6 +187,8 @@ impl Store {
 mod index_tests;
 #[cfg(test)]
 mod object_tests;
+#[cfg(test)]
+mod rare_store_tests;
 #[cfg(test)]
 mod recover_tests;
 #[cfg(test)]

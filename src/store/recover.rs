@@ -384,7 +384,7 @@ impl Store {
             bytes: c.bytes,
             checksum: c.checksum.clone(),
             num_rows: c.batch.num_rows() as u64,
-            columns: c.meta.columns.iter().map(|k| k.key.clone()).collect(),
+            columns: c.meta.table_columns(),
             logical_bytes: o.logical_bytes,
             value_refs: if o.value_refs > 0 { o.value_refs } else { refs },
             records_digest: digest,

@@ -158,7 +158,7 @@ impl Store {
                 bytes: staged.bytes,
                 checksum: staged.checksum,
                 num_rows: records.len() as u64,
-                columns: encoded.columns.iter().map(|c| c.key.to_string()).collect(),
+                columns: encoded.table_columns(),
                 logical_bytes: encoded.logical_bytes,
                 value_refs: encoded.value_refs,
                 records_digest: digest.clone(),

@@ -63,17 +63,14 @@ pub(super) fn loaded_records(
         .expect("present");
     (0..loaded.num_rows())
         .map(|row| {
+            let mut fields = Vec::new();
             loaded
-                .shape(row)
-                .iter()
-                .map(|&c| {
-                    let cell = loaded.cell(c as usize, row).expect("cell");
-                    (
-                        loaded.columns[c as usize].key.clone(),
-                        arrow_out::cell_value(cell).expect("value"),
-                    )
+                .for_each_field(row, |key, _, cell| {
+                    fields.push((key.to_string(), arrow_out::cell_value(cell)?));
+                    Ok(())
                 })
-                .collect()
+                .expect("fields");
+            fields
         })
         .collect()
 }
