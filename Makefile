@@ -114,6 +114,7 @@ docs: $(STAMP)
 bench: build
 	$(PY) benchmarks/bench.py
 	$(PY) benchmarks/s3.py
+	$(PY) benchmarks/sparse.py
 
 footprint: build
 	$(PY) benchmarks/footprint.py --check

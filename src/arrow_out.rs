@@ -10,37 +10,50 @@ use arrow_array::{
     StringArray, StructArray,
 };
 use arrow_buffer::{NullBuffer, OffsetBuffer};
-use arrow_schema::{Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Field, Schema, SchemaRef};
+
+use crate::arrow_rare::{check_asked_keys, RareColumns};
 use std::ops::Range;
 
 use crate::canonical;
 use crate::error::{Error, Result};
 use crate::json_text;
 use crate::logical::LogicalType;
+use crate::rare;
 use crate::store::read::Main;
-use crate::store::{CellRef, Loaded};
+use crate::store::{CellRef, Loaded, TableColumn};
 use crate::value::Value;
 
 /// Bytes of text one table batch may hold: Arrow strings have 32-bit
 /// offsets, so a column past 2 GiB must be cut into several batches.
 pub const TABLE_BATCH_BYTES: usize = 1 << 30;
 
-/// The Arrow schema of `loaded`'s columns (all of them when `loaded` is a
-/// projection), known before any row is built.
+/// The Arrow schema of `loaded`'s table columns (all of them when `loaded`
+/// is a projection), known before any row is built.
 pub fn schema(loaded: &Loaded) -> Result<SchemaRef> {
-    let mut fields = Vec::with_capacity(loaded.columns.len());
-    for (col, c) in loaded.columns.iter().enumerate() {
-        if c.key.contains('\0') {
+    let mut fields = Vec::with_capacity(loaded.table.len());
+    for t in &loaded.table {
+        let (name, data_type) = match t {
+            TableColumn::Dense(col) => (
+                loaded.columns[*col].key.as_str(),
+                loaded.meta.columns[*col].logical.data_type(),
+            ),
+            TableColumn::Rare { key, logical, .. } => (key.as_str(), logical.data_type()),
+            TableColumn::Folded => (rare::REST_COLUMN, DataType::Utf8),
+        };
+        if name.contains('\0') {
             return Err(Error::InvalidValue(format!(
-                "checkpoint {}/{}: key {:?} holds a NUL character, which Arrow column names cannot; load() returns it",
-                loaded.entry.step, loaded.entry.op, c.key
+                "checkpoint {}/{}: key {name:?} holds a NUL character, which Arrow column names cannot; load() returns it",
+                loaded.entry.step, loaded.entry.op
             )));
         }
-        fields.push(Field::new(
-            c.key.clone(),
-            loaded.meta.columns[col].logical.data_type(),
-            true,
-        ));
+        if fields.iter().any(|f: &Field| f.name() == name) {
+            return Err(Error::InvalidValue(format!(
+                "checkpoint {}/{}: key {name:?} is also the name of the column of rare keys; load() returns it",
+                loaded.entry.step, loaded.entry.op
+            )));
+        }
+        fields.push(Field::new(name, data_type, true));
     }
     Ok(Arc::new(Schema::new(fields)))
 }
@@ -48,6 +61,7 @@ pub fn schema(loaded: &Loaded) -> Result<SchemaRef> {
 /// The rows of `loaded` as batches of `schema` (what `schema(loaded)` gave)
 /// of at most `budget` bytes of text each (one batch for most checkpoints).
 pub fn batches(loaded: &Loaded, schema: &SchemaRef, budget: usize) -> Result<Vec<RecordBatch>> {
+    check_asked_keys(loaded)?;
     let rows = loaded.num_rows();
     let mut out = Vec::new();
     // the records' canonical size bounds their text: weigh rows only past it
@@ -71,31 +85,50 @@ pub fn batches(loaded: &Loaded, schema: &SchemaRef, budget: usize) -> Result<Vec
     Ok(out)
 }
 
-/// Bytes of text a row adds to its batch (JSON text of nested values is
-/// counted at twice their canonical size).
+/// Bytes of text a row adds to its batch (JSON text of nested values and
+/// of rare fields is counted at twice their canonical size).
 fn row_weight(loaded: &Loaded, row: usize) -> Result<usize> {
     let mut w = 0;
-    for col in 0..loaded.columns.len() {
-        w += match loaded.cell(col, row)? {
-            CellRef::Str(s) => s.len(),
-            CellRef::Canonical(b) => 2 * b.len(),
-            _ => 0,
-        };
+    for t in &loaded.table {
+        if let TableColumn::Dense(col) = t {
+            w += match loaded.cell(*col, row)? {
+                CellRef::Str(s) => s.len(),
+                CellRef::Canonical(b) => 2 * b.len(),
+                _ => 0,
+            };
+        }
+    }
+    if let Some(rest) = loaded.rest.as_ref().filter(|_| shows_rare(loaded)) {
+        w += 2 * rest.blobs.value_data().len() / loaded.num_rows().max(1);
     }
     Ok(w)
 }
 
+fn shows_rare(loaded: &Loaded) -> bool {
+    loaded
+        .table
+        .iter()
+        .any(|t| !matches!(t, TableColumn::Dense(_)))
+}
+
 fn batch(loaded: &Loaded, schema: &SchemaRef, rows: Range<usize>) -> Result<RecordBatch> {
-    let mut arrays = Vec::with_capacity(loaded.columns.len());
-    for col in 0..loaded.columns.len() {
-        let logical = &loaded.meta.columns[col].logical;
-        let array = column_array(loaded, col, logical, rows.clone())?;
-        if array.data_type() != schema.field(col).data_type() {
+    let mut rare = RareColumns::gather(loaded, rows.clone())?;
+    let mut arrays = Vec::with_capacity(loaded.table.len());
+    for (i, t) in loaded.table.iter().enumerate() {
+        let array = match t {
+            TableColumn::Dense(col) => {
+                let logical = &loaded.meta.columns[*col].logical;
+                column_array(loaded, *col, logical, rows.clone())?
+            }
+            TableColumn::Rare { logical, .. } => rare.array(i, logical)?,
+            TableColumn::Folded => rare.folded()?,
+        };
+        if array.data_type() != schema.field(i).data_type() {
             return Err(Error::Internal(format!(
                 "column {:?} built as {} where its layout says {}",
-                loaded.columns[col].key,
+                schema.field(i).name(),
                 array.data_type(),
-                schema.field(col).data_type()
+                schema.field(i).data_type()
             )));
         }
         arrays.push(array);
@@ -175,7 +208,7 @@ pub fn cell_value(cell: CellRef) -> Result<Option<Value>> {
 }
 
 /// Builds an array of `logical` type from values that fit it (None = null).
-fn build(logical: &LogicalType, values: &[Option<&Value>]) -> Result<ArrayRef> {
+pub(crate) fn build(logical: &LogicalType, values: &[Option<&Value>]) -> Result<ArrayRef> {
     Ok(match logical {
         LogicalType::Null => Arc::new(NullArray::new(values.len())),
         LogicalType::Bool => Arc::new(

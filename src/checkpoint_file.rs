@@ -22,18 +22,24 @@ use crate::error::{Error, Result};
 use crate::logical::LogicalType;
 use crate::manifest::EntryKind;
 use crate::parquet_io;
+use crate::rare;
+use crate::rare_columns;
+pub use crate::rare_columns::{RareKey, RareMeta};
 use crate::value::Value;
 
 /// Schema metadata key holding `FileMeta` as JSON.
 pub const META_KEY: &str = "docetl_checkpoint";
 /// 2: fields that do not hold every value of their key are named `__c<i>`
 /// (not the key), and the file carries its `origin`; 1 is read as before.
-pub const FORMAT_VERSION: u32 = 2;
+/// 3: rare keys' fields in `__rest` (see `rare`). Files without rare keys
+/// are still written as 2, so older releases keep reading them.
+pub const FORMAT_VERSION: u32 = 3;
+const FORMAT_WITHOUT_RARE: u32 = 2;
 /// Schema metadata key telling other Parquet readers how to open the file.
 pub const HOW_TO_READ_KEY: &str = "docetl_checkpoint.how_to_read";
 const HOW_TO_READ: &str = "a docetl-checkpoint file: columns named __c<i> hold references \
-into the store's value segments or canonical bytes, not data; read the records with \
-docetl_checkpoint.read_table(path)";
+into the store's value segments or canonical bytes, not data, and __rest the fields of \
+rare keys; read the records with docetl_checkpoint.read_table(path)";
 pub const RECORD_HASH_FIELD: &str = "__record_hash";
 pub const SHAPE_FIELD: &str = "__shape";
 /// Rows per row group: `sample(n)` decodes only the first group(s).
@@ -60,6 +66,22 @@ pub struct FileMeta {
     /// rebuild a lost manifest (absent in format 1 files).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// Where the rare keys' fields are (format 3, when the file has any).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rare: Option<RareMeta>,
+}
+
+impl FileMeta {
+    /// The columns `table()` shows, as `Encoded::table_columns` names them.
+    pub fn table_columns(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.columns.iter().map(|c| c.key.clone()).collect();
+        match self.rare.as_ref().map(|r| &r.keys) {
+            Some(Some(keys)) => names.extend(keys.iter().map(|k| k.key.clone())),
+            Some(None) => names.push(rare::REST_COLUMN.to_string()),
+            None => {}
+        }
+        names
+    }
 }
 
 /// The manifest entry of a checkpoint file, less what the file itself says
@@ -136,11 +158,26 @@ pub fn write(encoded: &Encoded, ids: &[u64], origin: &Origin) -> Result<Vec<u8>>
             refs,
         });
     }
+    let rare = match &encoded.rare {
+        Some(r) => {
+            names.0.insert(rare::REST_COLUMN.to_string());
+            names.0.insert(rare::REST_REF_FIELD.to_string());
+            let (meta, with_rare) = rare_columns::add(r, ids, &mut fields, &mut arrays, props)?;
+            props = with_rare;
+            Some(meta)
+        }
+        None => None,
+    };
     let meta = FileMeta {
-        format: FORMAT_VERSION,
+        format: if rare.is_some() {
+            FORMAT_VERSION
+        } else {
+            FORMAT_WITHOUT_RARE
+        },
         columns,
         shapes: encoded.shapes.clone(),
         origin: Some(origin.clone()),
+        rare,
     };
     let meta_json = serde_json::to_string(&meta).map_err(|e| Error::Internal(e.to_string()))?;
     // the layout goes in the Parquet footer once; the Arrow schema (which would
@@ -171,7 +208,14 @@ struct Names(HashSet<String>);
 
 impl Names {
     fn unique(&mut self, wanted: &str, index: usize, suffix: &str) -> String {
-        let reserved = wanted == RECORD_HASH_FIELD || wanted == SHAPE_FIELD || wanted.is_empty();
+        let reserved = [
+            RECORD_HASH_FIELD,
+            SHAPE_FIELD,
+            rare::REST_COLUMN,
+            rare::REST_REF_FIELD,
+        ]
+        .contains(&wanted)
+            || wanted.is_empty();
         let mut name = if reserved {
             format!("__c{index}{suffix}")
         } else {
@@ -313,8 +357,13 @@ pub fn file_meta(path: &Path, schema: &Schema) -> Result<FileMeta> {
             ));
         }
     }
+    if let Some(r) = &meta.rare {
+        rare_columns::check(path, schema, r, meta.format)?;
+    }
     let ncols = meta.columns.len() as u32;
-    if meta.shapes.iter().flatten().any(|&c| c >= ncols) || n < 2 {
+    let has_rare = meta.rare.is_some();
+    let bad = |c: u32| c >= ncols && !(c == rare::RARE && has_rare);
+    if meta.shapes.iter().flatten().any(|&c| bad(c)) || n < 2 {
         return Err(Error::corrupt(
             path,
             "layout metadata names columns the file lacks",

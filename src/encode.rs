@@ -7,6 +7,7 @@ use std::sync::Arc;
 use crate::canonical::{self, Hash, RecordHash};
 use crate::digest_map::KeyMap;
 use crate::logical::LogicalType;
+use crate::rare::{self, RareFields};
 use crate::value::{Record, Value};
 
 /// Strings of at least this many bytes (and nested values whose canonical
@@ -99,11 +100,15 @@ pub struct EncodedColumn<'a> {
 }
 
 pub struct Encoded<'a> {
+    /// Columns of the keys dense enough for one (`rare::dense_keys`).
     pub columns: Vec<EncodedColumn<'a>>,
-    /// Distinct key orders, as column indexes; `row_shapes[i]` indexes this.
+    /// Distinct key orders, as column indexes or `rare::RARE` (the row's next
+    /// rare field); `row_shapes[i]` indexes this.
     pub shapes: Vec<Vec<u32>>,
     pub row_shapes: Vec<u32>,
     pub record_hashes: Vec<RecordHash>,
+    /// The fields of keys too rare for a column, when there are any.
+    pub rare: Option<RareFields>,
     /// Large values of this checkpoint, each once, in order of first use.
     pub large: Vec<LargeValue>,
     /// Number of large-value references (one per large cell).
@@ -116,6 +121,20 @@ impl<'a> Encoded<'a> {
     /// A digest of all record hashes: equal digests mean equal checkpoints.
     pub fn records_digest(&self) -> Hash {
         records_digest(self.record_hashes.iter())
+    }
+
+    /// The columns `table()` shows (what the manifest entry lists): the dense
+    /// keys, then the rare keys when few, else the folded `rare::REST_COLUMN`.
+    pub fn table_columns(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.columns.iter().map(|c| c.key.to_string()).collect();
+        match &self.rare {
+            Some(r) if r.keys.len() <= rare::LISTED_RARE_KEYS => {
+                names.extend(r.keys.iter().map(|(k, _)| k.to_string()))
+            }
+            Some(_) => names.push(rare::REST_COLUMN.to_string()),
+            None => {}
+        }
+        names
     }
 }
 
@@ -136,57 +155,64 @@ struct Interner {
     str_hashes: KeyMap<usize, Hash>,
 }
 
+/// What pass one learns about a key.
+struct KeyStats {
+    key: Arc<str>,
+    logical: LogicalType,
+    rows: u64,
+    has_large: bool,
+}
+
 pub fn encode(records: &[Record]) -> Encoded<'_> {
+    encode_with(records, rare::DENSE_FRACTION)
+}
+
+/// `encode`, giving a column to keys in at least 1 row in `dense_fraction`
+/// (other values are for measuring the rule).
+pub fn encode_with(records: &[Record], dense_fraction: u64) -> Encoded<'_> {
     let mut out = Encoded {
         columns: Vec::new(),
         shapes: Vec::new(),
         row_shapes: Vec::with_capacity(records.len()),
         record_hashes: Vec::with_capacity(records.len()),
+        rare: None,
         large: Vec::new(),
         value_refs: 0,
         logical_bytes: 0,
     };
-    let mut column_of: HashMap<Arc<str>, usize> = HashMap::new();
-    let mut shape_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+    // pass one: every field's hash and cell, and how many rows hold each key
+    let mut key_of: HashMap<Arc<str>, u32> = HashMap::new();
+    let mut keys: Vec<KeyStats> = Vec::new();
+    let mut fields: Vec<(u32, Cell)> = Vec::new();
+    let mut row_ends: Vec<usize> = Vec::with_capacity(records.len());
     let mut interner = Interner::default();
     let mut field_hashes: Vec<Hash> = Vec::new();
-    let mut shape: Vec<u32> = Vec::new();
-
-    for (row, record) in records.iter().enumerate() {
+    for record in records {
         field_hashes.clear();
-        shape.clear();
         for (key, value) in record {
-            let col = *column_of.entry(key.clone()).or_insert_with(|| {
-                out.columns.push(EncodedColumn {
+            let k = *key_of.entry(key.clone()).or_insert_with(|| {
+                keys.push(KeyStats {
                     key: key.clone(),
                     logical: LogicalType::Null,
-                    kind: ColumnKind::Json,
-                    cells: Vec::new(),
+                    rows: 0,
                     has_large: false,
                 });
-                out.columns.len() - 1
+                (keys.len() - 1) as u32
             });
-            let column = &mut out.columns[col];
-            // rows before this column's first appearance stay Null
-            column.cells.resize(row, Cell::Null);
+            let stats = &mut keys[k as usize];
             let (hash, cell, size) = interner.cell(value, &mut out.large);
             if let Cell::Large(_) = cell {
-                column.has_large = true;
+                stats.has_large = true;
                 out.value_refs += 1;
             }
-            column.cells.push(cell);
-            column.logical =
-                std::mem::replace(&mut column.logical, LogicalType::Null).merge_value(value);
+            stats.rows += 1;
+            stats.logical =
+                std::mem::replace(&mut stats.logical, LogicalType::Null).merge_value(value);
             out.logical_bytes += (key.len() + size) as u64;
+            fields.push((k, cell));
             field_hashes.push(hash);
-            shape.push(col as u32);
         }
-        let next_id = shape_ids.len() as u32;
-        let shape_id = *shape_ids.entry(shape.clone()).or_insert_with(|| {
-            out.shapes.push(shape.clone());
-            next_id
-        });
-        out.row_shapes.push(shape_id);
+        row_ends.push(fields.len());
         out.record_hashes.push(canonical::record_hash(
             record
                 .iter()
@@ -194,10 +220,55 @@ pub fn encode(records: &[Record]) -> Encoded<'_> {
                 .map(|((k, _), h)| (&**k, h)),
         ));
     }
-    for column in &mut out.columns {
-        column.cells.resize(records.len(), Cell::Null);
-        column.kind = ColumnKind::for_type(&column.logical);
+    // pass two: dense keys become columns, the others rare fields
+    let counts: Vec<u64> = keys.iter().map(|k| k.rows).collect();
+    let dense = rare::dense_keys(&counts, records.len(), dense_fraction);
+    let mut column_of: Vec<u32> = vec![rare::RARE; keys.len()];
+    let mut rare_keys = Vec::new();
+    for (k, stats) in keys.into_iter().enumerate() {
+        if dense[k] {
+            column_of[k] = out.columns.len() as u32;
+            out.columns.push(EncodedColumn {
+                kind: ColumnKind::for_type(&stats.logical),
+                key: stats.key,
+                logical: stats.logical,
+                cells: vec![Cell::Null; records.len()],
+                has_large: stats.has_large,
+            });
+        } else {
+            rare_keys.push((stats.key, stats.logical));
+        }
     }
+    let mut rare_fields =
+        (!rare_keys.is_empty()).then(|| RareFields::new(rare_keys, records.len()));
+    let mut shape_ids: HashMap<Vec<u32>, u32> = HashMap::new();
+    let mut shape: Vec<u32> = Vec::new();
+    let mut rare_row: Vec<(&str, Cell)> = Vec::new();
+    let mut start = 0;
+    for (row, (record, &end)) in records.iter().zip(&row_ends).enumerate() {
+        shape.clear();
+        rare_row.clear();
+        for ((key, _), &(k, cell)) in record.iter().zip(&fields[start..end]) {
+            let col = column_of[k as usize];
+            if col == rare::RARE {
+                rare_row.push((key, cell));
+            } else {
+                out.columns[col as usize].cells[row] = cell;
+            }
+            shape.push(col);
+        }
+        start = end;
+        let next_id = shape_ids.len() as u32;
+        let shape_id = *shape_ids.entry(shape.clone()).or_insert_with(|| {
+            out.shapes.push(shape.clone());
+            next_id
+        });
+        out.row_shapes.push(shape_id);
+        if let Some(r) = rare_fields.as_mut() {
+            r.push_row(&rare_row);
+        }
+    }
+    out.rare = rare_fields;
     out
 }
 

@@ -4,6 +4,7 @@
 //! encoding, hashing, layout and commits without an interpreter.
 
 pub mod arrow_out;
+pub mod arrow_rare;
 pub mod canonical;
 pub mod checkpoint_file;
 pub mod digest_map;
@@ -17,6 +18,8 @@ pub mod manifest;
 pub mod names;
 pub mod parallel;
 pub mod parquet_io;
+pub mod rare;
+pub mod rare_columns;
 pub mod segment;
 pub mod storage;
 pub mod store;

@@ -8,7 +8,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IoContext, Result};
 
+/// A manifest without history: what every release reads.
 pub const FORMAT: &str = "docetl-checkpoint/1";
+/// A manifest holding earlier versions (`history`). Releases before history
+/// refuse it rather than rewrite it without them (dropping the versions) or
+/// collect the files only they name.
+pub const FORMAT_HISTORY: &str = "docetl-checkpoint/2";
 const CHECKSUM_PREFIX: &str = "blake3:";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -52,6 +57,17 @@ pub struct Entry {
     /// blake3 of the whole meta: equal digests, equal meta.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub meta_digest: Option<String>,
+    /// Which save of (step, op) this is, from 1 (entries written before
+    /// history have none: they are version 1).
+    #[serde(default = "first_version")]
+    pub version: u64,
+    /// Never dropped by a retention policy.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pinned: bool,
+}
+
+fn first_version() -> u64 {
+    1
 }
 
 /// Meta values up to this size stay in the manifest.
@@ -121,6 +137,10 @@ pub struct Manifest {
     /// reused every checkpoint and so written none).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub notes: BTreeMap<String, String>,
+    /// Earlier versions of checkpoints (replaced or deleted), kept until a
+    /// retention policy drops them; their files and values stay live.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Entry>,
 }
 
 impl Default for Manifest {
@@ -133,6 +153,7 @@ impl Default for Manifest {
             entries: Vec::new(),
             segments: Vec::new(),
             notes: BTreeMap::new(),
+            history: Vec::new(),
         }
     }
 }
@@ -154,7 +175,7 @@ impl Manifest {
         }
         let manifest: Manifest = serde_json::from_str(body)
             .map_err(|e| Error::corrupt(path, format!("manifest: {e}")))?;
-        if manifest.format != FORMAT {
+        if manifest.format != FORMAT && manifest.format != FORMAT_HISTORY {
             return Err(Error::corrupt(
                 path,
                 format!("unknown manifest format {:?}", manifest.format),
@@ -168,6 +189,14 @@ impl Manifest {
         self.generation += 1;
         self.entries
             .sort_by(|a, b| (&a.step, &a.op).cmp(&(&b.step, &b.op)));
+        self.history
+            .sort_by(|a, b| (&a.step, &a.op, a.version).cmp(&(&b.step, &b.op, b.version)));
+        self.format = if self.history.is_empty() {
+            FORMAT
+        } else {
+            FORMAT_HISTORY
+        }
+        .to_string();
         self.text()
     }
 
@@ -182,6 +211,57 @@ impl Manifest {
 
     pub fn find(&self, step: &str, op: &str) -> Option<&Entry> {
         self.entries.iter().find(|e| e.step == step && e.op == op)
+    }
+
+    /// Every kept version of (step, op), oldest first: its history, then the
+    /// live entry (absent once deleted).
+    pub fn versions(&self, step: &str, op: &str) -> Vec<&Entry> {
+        let mut out: Vec<&Entry> = self
+            .history
+            .iter()
+            .filter(|e| e.step == step && e.op == op)
+            .collect();
+        out.sort_by_key(|e| e.version);
+        out.extend(self.find(step, op));
+        out
+    }
+
+    /// The version `which` of (step, op): None the live entry, n >= 1 that
+    /// version, a negative number counts back from the newest (-1 newest).
+    pub fn find_version(&self, step: &str, op: &str, which: Option<i64>) -> Result<Option<&Entry>> {
+        let Some(which) = which else {
+            return Ok(self.find(step, op));
+        };
+        let versions = self.versions(step, op);
+        Ok(match which {
+            0 => {
+                return Err(Error::InvalidValue(
+                    "version 0: versions count from 1, and negative numbers count back \
+                     from the newest (-1)"
+                        .into(),
+                ))
+            }
+            n if n > 0 => versions.into_iter().find(|e| e.version == n as u64),
+            n => {
+                let back = n.unsigned_abs() as usize;
+                versions.len().checked_sub(back).map(|i| versions[i])
+            }
+        })
+    }
+
+    /// The number the next save of (step, op) takes: one past every kept version.
+    pub fn next_version(&self, step: &str, op: &str) -> u64 {
+        self.versions(step, op)
+            .iter()
+            .map(|e| e.version)
+            .max()
+            .unwrap_or(0)
+            + 1
+    }
+
+    /// Every checkpoint file the manifest names: live entries and history.
+    pub fn all_entries(&self) -> impl Iterator<Item = &Entry> {
+        self.entries.iter().chain(&self.history)
     }
 
     /// Segments whose id range may hold one of `ids` (ascending).

@@ -71,6 +71,10 @@ def run_and_kill(
         proc.wait()
 
 
+# gc's report beside its counts: the net change, and what its policy dropped
+NOT_COUNTS = ("bytes_freed", "dropped", "dry_run")
+
+
 def replay(store: Path | str, events: list[dict], model: dict[Key, str], ctx: str) -> dict | None:
     """Apply committed operations to `model`; return the in-flight one (or None)."""
     pending = None
@@ -92,7 +96,7 @@ def replay(store: Path | str, events: list[dict], model: dict[Key, str], ctx: st
             else:
                 # gc's counts; bytes_freed is a net change, below 0 when what gc
                 # wrote (a rewritten segment, a manifest generation) outweighs it
-                counts = {k: v for k, v in ev["result"].items() if k != "bytes_freed"}
+                counts = {k: v for k, v in ev["result"].items() if k not in NOT_COUNTS}
                 assert all(isinstance(v, int) and v >= 0 for v in counts.values()), ctx
                 assert isinstance(ev["result"]["bytes_freed"], int), ctx
             pending = None
@@ -126,11 +130,15 @@ def check_store(mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None
 
 
 def check_gc(store: Path, mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None:
-    first = mgr.gc()
-    assert all(isinstance(first[k], int) and first[k] >= 0 for k in ("files_removed", "values_removed")), ctx
+    first = mgr.gc()  # the default policy: earlier versions stay
+    assert all(
+        isinstance(first[k], int) and first[k] >= 0 for k in ("files_removed", "values_removed")
+    ), ctx
     assert isinstance(first["bytes_freed"], int), ctx  # a net change: may be below 0
     check_store(mgr, model, ctx + " after gc")
-    second = mgr.gc()
+    mgr.gc(keep_versions=1)  # history dropped: now nothing but the live data stays
+    check_store(mgr, model, ctx + " after gc without history")
+    second = mgr.gc(keep_versions=1)
     assert (second["files_removed"], second["bytes_freed"], second["values_removed"]) == (
         0,
         0,
@@ -199,9 +207,11 @@ def assert_bucket_collected(endpoint: str, url: str) -> None:
     files = store_objects(endpoint, url, "files")
     values = store_objects(endpoint, url, "values")
     assert sum(files.values()) + sum(values.values()) == info["dataset_size_bytes"] + (
-        info["index_size_bytes"] - manifests[max(manifests)]
+        info["index_size_bytes"] - manifests[max(manifests)] + info["history_size_bytes"]
     ), (sorted(files), sorted(values), info)
-    named = {e["file"].removeprefix(url + "/") for e in CheckpointManager(url).entries()}
+    # live checkpoints and the earlier versions the policy kept
+    versions = CheckpointManager(url)._store.all_versions()
+    named = {e["file"].removeprefix(url + "/") for e in versions}
     assert set(files) == named, (sorted(files), sorted(named))
 
 

@@ -258,6 +258,11 @@ def test_clear_intermediate_forgets_everything(work: Work, which: str) -> None:
         manager = CheckpointManager(str(inter))
         assert manager.list() == []
         assert manager.entries() == []
+        # no `<step>/<op>.parquet` is left; each op's output stays as an
+        # earlier version (history) until retention drops it
+        assert not [p for p in inter.rglob("*.parquet") if ".docetl_checkpoint" not in p.parts]
+        assert all(len(manager.versions(s, o)) == 1 for s, o in ALL_OPS)
+        manager.gc(keep_versions=1)
         assert not list(inter.rglob("*.parquet"))
     else:
         assert not inter.exists()  # DocETL removes the folder

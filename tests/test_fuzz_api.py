@@ -45,6 +45,7 @@ VALUES = st.recursive(
 )
 RECORDS = st.lists(st.dictionaries(TEXT, VALUES, max_size=3), max_size=3)
 COLUMNS = st.one_of(st.none(), st.lists(TEXT, max_size=3))
+VERSIONS = st.one_of(st.none(), INTS, st.sampled_from([True, "1", 1.0]))
 
 
 def check(call: Callable[[], Any]) -> None:
@@ -110,14 +111,29 @@ CALLS: dict[str, Callable[[CheckpointManager, st.DataObject], Any]] = {
     "load_checkpoint": lambda m, d: m.load_checkpoint("s", d.draw(TEXT)),
     "set_note": lambda m, d: m.set_note(d.draw(TEXT), d.draw(TEXT)),
     "load_checkpoint_as_dataframe": lambda m, d: m.load_checkpoint_as_dataframe(d.draw(TEXT), "o"),
+    "load(version)": lambda m, d: m.load("s", "o", version=d.draw(VERSIONS)),
+    "table(version)": lambda m, d: m.table("s", "o", d.draw(COLUMNS), version=d.draw(VERSIONS)),
+    "reader(version)": lambda m, d: iter(m.reader("s", "o", version=d.draw(VERSIONS)) or []),
+    "versions": lambda m, d: m.versions(d.draw(TEXT), d.draw(TEXT)),
+    "pin": lambda m, d: m.pin("s", d.draw(TEXT), d.draw(VERSIONS)),
+    "unpin": lambda m, d: m.unpin(d.draw(TEXT), "o", d.draw(VERSIONS)),
+    "pin_run": lambda m, d: m.pin_run(d.draw(TEXT)),
+    "unpin_run": lambda m, d: m.unpin_run(d.draw(TEXT)),
+    "gc(policy)": lambda m, d: m.gc(
+        keep_versions=d.draw(st.one_of(st.none(), INTS)),
+        older_than=d.draw(st.one_of(st.none(), st.floats(), INTS)),
+        max_bytes=d.draw(st.one_of(st.none(), INTS)),
+        dry_run=d.draw(st.booleans()),
+    ),
 }
 WHOLE_STORE = ["list", "entries", "stats", "verify", "list_checkpoints", "get_checkpoint_summary"]
-WHOLE_STORE += ["get_storage_stats", "gc", "compact", "recover", "clear", "notes"]
+WHOLE_STORE += ["get_storage_stats", "gc", "compact", "recover", "clear", "notes", "runs"]
 
 
 def filled(store: Path) -> CheckpointManager:
     mgr = CheckpointManager(store)
     mgr.save("s", "o", [{"id": 1, "text": "t" * 100}, {"id": 2, "text": None}])
+    mgr.save("s", "o", [{"id": 1, "text": "u" * 100}])  # a history to read and drop
     mgr.save_batch("o", 0, [{"id": 3}])
     return mgr
 

@@ -67,8 +67,10 @@ def test_layout_is_immutable_objects_and_one_manifest_per_generation(
         "one manifest object per commit"
     )
     files = store_objects(s3_endpoint, s3_url, "files")
-    assert len(files) == 2, "the replaced checkpoint's file was removed"
-    assert first.removeprefix(s3_url + "/") not in objects
+    assert len(files) == 3, "the replaced checkpoint's file stays: it is version 1"
+    assert first.removeprefix(s3_url + "/") in objects
+    m.gc(keep_versions=1)
+    assert first.removeprefix(s3_url + "/") not in list_objects(s3_endpoint, s3_url)
     assert m.info("extract", "split")["path"].startswith(f"{s3_url}/.docetl_checkpoint/files/")
     assert not any(k.startswith("extract/") for k in objects), "no aliases on object stores"
 

@@ -30,6 +30,8 @@ def fill(mgr: CheckpointManager) -> dict[tuple[str, str], list[dict]]:
         mgr.save(step, op, records)
     mgr.save("gone", "op", [{"x": 1}])
     mgr.delete("gone", "op")
+    # no history: recover would bring back kept versions (test_history.py)
+    mgr.gc(keep_versions=1)
     mgr.save_batch("map", 0, [{"id": 9, "text": TEXT}])
     saved[("map_batches", "batch_0")] = [{"id": 9, "text": TEXT}]
     return saved
@@ -79,7 +81,7 @@ def test_recover_restores_every_live_checkpoint(store_dir: Path) -> None:
     report = CheckpointManager(store_dir).recover()
     assert report["needed"] is True
     assert sorted(report["restored"]) == sorted(saved)
-    # the first version of extract/map was removed by the save that replaced it
+    # the first version of extract/map was collected with the history
     assert report["not_restored"] == []
     fresh = CheckpointManager(store_dir)
     for key, records in saved.items():
@@ -93,7 +95,13 @@ def test_recover_restores_every_live_checkpoint(store_dir: Path) -> None:
     assert fresh.load("extract", "op/with/slashes") == saved[("extract", "op/with/slashes")]
     # a readable manifest is left alone
     again = fresh.recover()
-    assert again == {"needed": False, "restored": [], "segments": 0, "not_restored": []}
+    assert again == {
+        "needed": False,
+        "restored": [],
+        "segments": 0,
+        "versions": 0,
+        "not_restored": [],
+    }
 
 
 def test_recover_through_the_cli(store_dir: Path) -> None:
@@ -210,11 +218,12 @@ def test_gc_reports_the_net_change_exactly(store_dir: Path) -> None:
         mgr.save("s", "o", [{"t": shared, "v": f"{round_} " * 3000}, {"t": f"x{round_}" * 900}])
         mgr.save("s", f"tmp{round_}", [{"t": f"tmp {round_} " * 700}])
         mgr.delete("s", f"tmp{round_}")
-    before = disk_bytes(store_dir)
-    report = mgr.gc()
-    after = disk_bytes(store_dir)
-    assert report["segments_rewritten"] + report["files_removed"] > 0
-    assert report["bytes_freed"] == before - after
+    for policy in ({"keep_versions": 2}, {"keep_versions": 1}):
+        before = disk_bytes(store_dir)
+        report = mgr.gc(**policy)
+        after = disk_bytes(store_dir)
+        assert report["segments_rewritten"] + report["files_removed"] > 0, policy
+        assert report["bytes_freed"] == before - after, policy
 
 
 def test_identical_saves_leave_no_hidden_links(store_dir: Path) -> None:

@@ -34,6 +34,16 @@ def count(value: Any, name: str) -> Any:
     return value
 
 
+def version_arg(value: Any) -> Any:
+    """A version as the store takes it: None (the latest), n >= 1, or a
+    negative number counting back from the newest; out of range is a ValueError."""
+    if isinstance(value, bool):
+        raise TypeError(f"version must be an int or None, not {value!r}")
+    if isinstance(value, int) and not -(2**63) < value < 2**63:
+        raise ValueError(f"version {value} is out of range")
+    return value
+
+
 def iso_time(epoch_seconds: float) -> str:
     return datetime.fromtimestamp(epoch_seconds, timezone.utc).isoformat()
 
@@ -79,11 +89,14 @@ class CheckpointManager:
         *,
         meta: dict[str, str] | None = None,
     ) -> str:
-        """Commit `records` as checkpoint (step, op), replacing any previous one.
+        """Commit `records` as checkpoint (step, op): its next version.
 
-        Returns the path `<dir>/<step>/<op>.parquet`. Raises `TypeError` for a
-        value JSON cannot carry (naming step, op, record index and key path),
-        `ValueError` for a bad name; nothing is written then.
+        The previous version stays readable (`versions()`, `load(..., version=)`)
+        until `gc()`'s retention policy drops it; saving the same records and
+        meta again makes no new version. Returns the path
+        `<dir>/<step>/<op>.parquet`. Raises `TypeError` for a value JSON cannot
+        carry (naming step, op, record index and key path), `ValueError` for a
+        bad name; nothing is written then.
         """
         return self._store.save(step, op, records, meta)
 
@@ -99,28 +112,124 @@ class CheckpointManager:
         return self._store.save_batch(op, count(batch_index, "batch_index"), records, meta)
 
     def delete(self, step: str, op: str) -> bool:
-        """Remove checkpoint (step, op); True if it existed. Its values go at `gc()`."""
+        """Remove checkpoint (step, op); True if it existed.
+
+        Loads return None from then on; its versions stay in the history
+        (`versions()`) until `gc()`'s retention policy drops them."""
         return self._store.delete(step, op)
 
     def delete_batches(self, op: str) -> int:
         """Remove every batch of `op`; returns how many there were."""
         return sum(self._store.delete(*batch_key(op, i)) for i in self.list_batches(op))
 
-    def clear(self) -> int:
-        """Remove every checkpoint and batch, then collect garbage; returns the count removed."""
-        return self._store.clear()
+    def clear(self, keep_history: bool = False) -> int:
+        """Remove every checkpoint and batch and their history, then collect
+        garbage; returns the count of checkpoints and batches removed.
 
-    def gc(self) -> dict[str, int]:
-        """Remove values and files no live checkpoint references.
+        With `keep_history`, checkpoints are removed as `delete` removes them:
+        their versions stay until `gc()`'s retention policy drops them."""
+        return self._store.clear(bool(keep_history))
+
+    def gc(
+        self,
+        keep_versions: int | None = 5,
+        older_than: float | None = None,
+        max_bytes: int | None = None,
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Drop the earlier versions the retention policy lets go, then remove
+        values and files no kept version references.
+
+        The policy: keep the newest `keep_versions` versions of each checkpoint
+        (None keeps all), drop versions created more than `older_than` seconds
+        ago, and while the store is larger than `max_bytes` drop the oldest
+        versions first. A checkpoint's latest version and pinned versions are
+        never dropped. With `dry_run`, nothing changes: the report says what
+        would go (`dropped`) and what that frees (`bytes_freed`, not counting
+        the compaction a real gc ends with).
 
         Returns counts: `files_removed`, `bytes_freed` (the net change of the
         store's size on disk: bytes removed less bytes gc wrote, so below 0 when
         a rewritten segment and a new manifest outweigh what it removed), `values_removed`,
-        `values_kept`, `segments_rewritten` and `segments_compacted` (gc ends with
-        `compact()`). Raises `CorruptCheckpointError`,
+        `values_kept`, `segments_rewritten`, `segments_compacted` (gc ends with
+        `compact()`) and `versions_dropped`; `dropped` lists them as
+        {step, op, version}. Raises `CorruptCheckpointError`,
         deleting nothing, when the manifest is missing or damaged (see `recover`).
         """
-        return self._store.gc()
+        if keep_versions is not None:
+            keep_versions = count(keep_versions, "keep_versions")
+        if max_bytes is not None:
+            max_bytes = count(max_bytes, "max_bytes")
+        if older_than is not None and not isinstance(older_than, (int, float)):
+            raise TypeError(f"older_than must be a number of seconds, not {older_than!r}")
+        return self._store.gc(
+            keep_versions,
+            None if older_than is None else float(older_than),
+            max_bytes,
+            bool(dry_run),
+        )
+
+    # -- history -----------------------------------------------------------
+
+    def versions(self, step: str, op: str) -> builtins.list[dict[str, Any]]:
+        """Every kept version of (step, op), oldest first: `version`, `created_at`,
+        `num_rows`, `logical_bytes`, `op_hash`, `run_id`, `cost` (dollars, as
+        the DocETL adapter records them, else None), `pinned`, `latest` (the
+        one loads return by default; none once the checkpoint is deleted) and
+        `path`. Reads only the manifest."""
+        from docetl_checkpoint.versions import version_view
+
+        return [version_view(e) for e in self._store.versions(step, op)]
+
+    def runs(self) -> builtins.list[dict[str, Any]]:
+        """Every pipeline run (as the DocETL adapter stamps them) with a kept
+        version, oldest first: `run_id`, `pipeline`, `started_at`,
+        `checkpoints` [{step, op, version, num_rows, latest, pinned}], `rows`,
+        `cost`. Reads only the manifest."""
+        from docetl_checkpoint.versions import runs_of
+
+        return runs_of(self._store.all_versions())
+
+    def pin(self, step: str, op: str, version: int) -> bool:
+        """Keep `version` of (step, op) whatever the retention policy; False if
+        there is no such version."""
+        return self._store.set_pinned(step, op, self._version_number(version), True)
+
+    def unpin(self, step: str, op: str, version: int) -> bool:
+        """Let the retention policy drop `version` again; False if there is none."""
+        return self._store.set_pinned(step, op, self._version_number(version), False)
+
+    def pin_run(self, run_id: str) -> int:
+        """Pin every version run `run_id` wrote; returns how many."""
+        return self._pin_run(run_id, True)
+
+    def unpin_run(self, run_id: str) -> int:
+        """Unpin every version run `run_id` wrote; returns how many."""
+        return self._pin_run(run_id, False)
+
+    def _pin_run(self, run_id: str, pinned: bool) -> int:
+        run = next((r for r in self.runs() if r["run_id"] == run_id), None)
+        if run is None:
+            raise ValueError(f"no run {run_id!r} in {self.intermediate_dir} (see runs())")
+        done = 0
+        for c in run["checkpoints"]:
+            done += self._store.set_pinned(c["step"], c["op"], c["version"], pinned)
+        return done
+
+    @staticmethod
+    def _version_number(version: Any) -> Any:
+        if version is None:
+            raise TypeError("version must be an int, not None")
+        return version_arg(version)
+
+    def diff(self, step: str, op: str, old: int = -2, new: int = -1, key: str | None = None) -> Any:
+        """What changed in (step, op) from version `old` to `new` (by default the
+        one before the latest, and the latest): records added, removed and
+        changed, matched by `key` (an id-like field unique in both, chosen
+        automatically when None) or by position. See `docetl_checkpoint.history`."""
+        from docetl_checkpoint.history.diff import diff
+
+        return diff(self, step, op, old=old, new=new, key=key)
 
     def notes(self) -> dict[str, str]:
         """Small notes about the store as a whole (what the DocETL adapter
@@ -146,54 +255,84 @@ class CheckpointManager:
 
         Each checkpoint file names the checkpoint it was saved as; the newest
         file of each (step, op) whose records match their stored hashes is
-        restored, in one atomic commit. Returns `needed` (False when the
+        restored, and its older files (checked the same way) as its earlier
+        versions, in one atomic commit. Returns `needed` (False when the
         manifest was readable: nothing is changed), `restored` [(step, op)],
-        `segments` (value segments kept) and `not_restored` [(file, why)].
+        `versions` (earlier versions restored), `segments` (value segments
+        kept) and `not_restored` [(file, why)]. Files do not record deletes: a
+        deleted checkpoint whose versions were still kept comes back live.
         """
         return self._store.recover()
 
     # -- reading -----------------------------------------------------------
 
-    def load(self, step: str, op: str) -> list[Record] | None:
-        """The records of (step, op) exactly as saved, or None if there is none."""
-        return self._store.load(step, op)
+    def load(self, step: str, op: str, version: int | None = None) -> list[Record] | None:
+        """The records of (step, op) exactly as saved, or None if there is none.
 
-    def head(self, step: str, op: str, n: int = 10) -> list[Record] | None:
+        `version`: None the latest; n >= 1 that version (see `versions()`); a
+        negative number counts back (-1 the newest kept, -2 the one before).
+        Every reading method takes it; a version not kept reads as None."""
+        return self._store.load(step, op, version_arg(version))
+
+    def head(
+        self, step: str, op: str, n: int = 10, version: int | None = None
+    ) -> list[Record] | None:
         """The first `n` records (all when fewer), reading only what they need."""
-        return self._store.head(step, op, count(n, "n"))
+        return self._store.head(step, op, count(n, "n"), version_arg(version))
 
-    def iter_records(self, step: str, op: str, chunk_rows: int = 2048) -> Iterator[Record]:
+    def iter_records(
+        self, step: str, op: str, chunk_rows: int = 2048, version: int | None = None
+    ) -> Iterator[Record]:
         """The records of (step, op) exactly as saved, read `chunk_rows` at a time:
         memory stays bounded whatever the checkpoint's size. Empty when there is
         no such checkpoint."""
         if chunk_rows < 1:
             raise ValueError(f"chunk_rows must be >= 1, not {chunk_rows}")
-        entry = self.info(step, op)
+        entry = self.info(step, op, version)
         if entry is None:
             return
         for start in range(0, entry["num_rows"], chunk_rows):
-            chunk = self._store.load_rows(step, op, start, chunk_rows)
+            # the version found: a save meanwhile must not move a relative one
+            chunk = self._store.load_rows(step, op, start, chunk_rows, entry["version"])
             if chunk is None:
                 raise CheckpointError(f"checkpoint {step}/{op} was deleted while it was read")
             yield from chunk
 
-    def table(self, step: str, op: str, columns: list[str] | None = None) -> pyarrow.Table | None:
+    def table(
+        self,
+        step: str,
+        op: str,
+        columns: list[str] | None = None,
+        version: int | None = None,
+    ) -> pyarrow.Table | None:
         """The checkpoint as a typed `pyarrow.Table` built in Rust (no copy).
 
         With `columns`, only those columns' data and the values they reference
         are read. Past 1 GiB of text the table has several chunks (Arrow strings
         hold at most 2 GiB each); pandas, polars and DuckDB read it alike.
+        Keys present in fewer than 1 row in 32 are columns too when the
+        checkpoint has at most 64 of them, else one JSON text column `__rest`
+        (docs/format.md, "Rare keys"); `columns` may still name one.
         """
-        return self._store.table(step, op, columns)
+        return self._store.table(step, op, columns, version_arg(version))
 
     def sample(
-        self, step: str, op: str, n: int = 10, columns: list[str] | None = None
+        self,
+        step: str,
+        op: str,
+        n: int = 10,
+        columns: list[str] | None = None,
+        version: int | None = None,
     ) -> pyarrow.Table | None:
         """The first `n` rows as a `pyarrow.Table`, reading only what they need."""
-        return self._store.sample(step, op, count(n, "n"), columns)
+        return self._store.sample(step, op, count(n, "n"), columns, version_arg(version))
 
     def reader(
-        self, step: str, op: str, columns: list[str] | None = None
+        self,
+        step: str,
+        op: str,
+        columns: list[str] | None = None,
+        version: int | None = None,
     ) -> CheckpointReader | None:
         """The checkpoint as a stream of record batches of bounded size (~32 MB each).
 
@@ -202,12 +341,12 @@ class CheckpointManager:
         Each batch is checked against its record hashes as it is read; damage
         raises `CorruptCheckpointError` naming the file.
         """
-        reader = self._store.reader(step, op, columns)
+        reader = self._store.reader(step, op, columns, version_arg(version))
         return None if reader is None else CheckpointReader(reader)
 
-    def to_pandas(self, step: str, op: str) -> pandas.DataFrame | None:
+    def to_pandas(self, step: str, op: str, version: int | None = None) -> pandas.DataFrame | None:
         """The checkpoint as a pandas DataFrame (via `table()`)."""
-        table = self.table(step, op)
+        table = self.table(step, op, version=version)
         return None if table is None else table.to_pandas()
 
     def load_batch(self, op: str, batch_index: int) -> list[Record] | None:
@@ -235,16 +374,21 @@ class CheckpointManager:
         """Manifest entries of every live checkpoint and batch."""
         return self._store.entries()
 
-    def info(self, step: str, op: str) -> dict[str, Any] | None:
+    def info(self, step: str, op: str, version: int | None = None) -> dict[str, Any] | None:
         """What the manifest holds about (step, op), or None."""
-        return self._store.info(step, op)
+        return self._store.info(step, op, version_arg(version))
 
-    def record_hashes(self, step: str, op: str) -> builtins.list[bytes] | None:
-        """The blake3 hash of every record of (step, op), in row order."""
-        return self._store.record_hashes(step, op)
+    def record_hashes(
+        self, step: str, op: str, version: int | None = None
+    ) -> builtins.list[bytes] | None:
+        """The blake3 hash of every record of (step, op), in row order (read
+        without any field)."""
+        return self._store.record_hashes(step, op, version_arg(version))
 
     def stats(self) -> dict[str, Any]:
-        """Unique vs logical records and values, and bytes on disk."""
+        """Unique vs logical records and values, and bytes on disk; logical
+        counts are of the latest versions, `history_versions` and
+        `history_size_bytes` count the earlier ones kept."""
         return self._store.stats()
 
     def verify(self) -> dict[str, Any]:
@@ -270,9 +414,9 @@ class CheckpointManager:
         return self.save_batch(operation_name, batch_index, data)
 
     def load_checkpoint_as_dataframe(
-        self, step_name: str, operation_name: str
+        self, step_name: str, operation_name: str, version: int | None = None
     ) -> pandas.DataFrame | None:
-        return self.to_pandas(step_name, operation_name)
+        return self.to_pandas(step_name, operation_name, version)
 
     def load_checkpoint_sample(
         self, step_name: str, operation_name: str, n_rows: int = 10

@@ -6,6 +6,7 @@ use pyo3::types::{PyDict, PyFloat, PyInt, PyList, PyString};
 
 use super::strings::SharedStrings;
 use crate::canonical;
+use crate::rare;
 use crate::store::{CellRef, Loaded};
 use crate::value::Value;
 
@@ -19,19 +20,29 @@ pub fn records<'py>(
         .iter()
         .map(|c| PyString::new(py, &c.key))
         .collect();
+    let mut fields = Vec::new();
     let rows = (0..loaded.num_rows())
         .map(|row| {
+            fields.clear();
+            loaded.for_each_field(row, |key, id, cell| {
+                fields.push((key, id, cell));
+                Ok(())
+            })?;
             let dict = PyDict::new(py);
-            for &col in loaded.shape(row) {
-                let col = col as usize;
-                let value = match (loaded.value_id(col, row), loaded.cell(col, row)?) {
+            for (&(key, id, cell), &col) in fields.iter().zip(loaded.shape(row)) {
+                let value = match (id, cell) {
                     (Some(id), CellRef::Str(s)) => match loaded.values.hash(id) {
                         Some(hash) => strings.get(py, hash, s).into_any(),
                         None => PyString::new(py, s).into_any(),
                     },
                     (_, cell) => cell_to_py(py, cell)?,
                 };
-                dict.set_item(&keys[col], value)?;
+                // dense keys' Python strings are made once per checkpoint
+                if col == rare::RARE {
+                    dict.set_item(PyString::new(py, key), value)?;
+                } else {
+                    dict.set_item(&keys[col as usize], value)?;
+                }
             }
             Ok(dict)
         })

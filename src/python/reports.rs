@@ -54,7 +54,44 @@ pub fn entry_dict<'py>(
     d.set_item("records_digest", &e.records_digest)?;
     d.set_item("created_at", e.created_at)?;
     d.set_item("meta", e.meta.clone())?;
+    d.set_item("version", e.version)?;
+    d.set_item("pinned", e.pinned)?;
     Ok(d)
+}
+
+/// An entry as `versions()` lists it: `entry_dict` and whether it is the
+/// live one (`latest`).
+pub fn version_dict<'py>(
+    py: Python<'py>,
+    store: &store::Store,
+    e: &Entry,
+    live: Option<&Entry>,
+) -> PyResult<Bound<'py, PyDict>> {
+    let d = entry_dict(py, store, e)?;
+    let latest = live.is_some_and(|l| l.version == e.version && l.file == e.file);
+    d.set_item("latest", latest)?;
+    if !latest {
+        // only the live version has a `<step>/<op>.parquet` link
+        d.set_item("path", store.data_path(&e.file).display().to_string())?;
+    }
+    Ok(d)
+}
+
+/// (step, op, version) of dropped versions, as dicts.
+pub fn dropped_list<'py>(
+    py: Python<'py>,
+    dropped: &[store::VersionKey],
+) -> PyResult<Vec<Bound<'py, PyDict>>> {
+    dropped
+        .iter()
+        .map(|(step, op, version)| {
+            let d = PyDict::new(py);
+            d.set_item("step", step)?;
+            d.set_item("op", op)?;
+            d.set_item("version", version)?;
+            Ok(d)
+        })
+        .collect()
 }
 
 pub fn verify_dict<'py>(
@@ -81,6 +118,20 @@ pub fn verify_dict<'py>(
         })
         .collect::<PyResult<Vec<_>>>()?;
     d.set_item("damaged", damaged)?;
+    let versions = r
+        .damaged_versions
+        .iter()
+        .map(|(step, op, version, file, error)| {
+            let x = PyDict::new(py);
+            x.set_item("step", step)?;
+            x.set_item("op", op)?;
+            x.set_item("version", version)?;
+            x.set_item("file", store.data_path(file).display().to_string())?;
+            x.set_item("error", error)?;
+            Ok(x)
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    d.set_item("damaged_versions", versions)?;
     let segments = r
         .damaged_segments
         .iter()
@@ -104,6 +155,7 @@ pub fn recover_dict<'py>(
         r.restored.iter().map(|(s, o)| (s, o)).collect::<Vec<_>>(),
     )?;
     d.set_item("segments", r.segments)?;
+    d.set_item("versions", r.versions)?;
     d.set_item(
         "not_restored",
         r.not_restored

@@ -12,7 +12,9 @@ use super::arrow::{buffer_addresses, stream_to_pyarrow, to_pyarrow};
 use super::convert_in::Converter;
 use super::convert_out;
 use super::guard::guarded;
-use super::reports::{counts_dict, entry_dict, n, recover_dict, verify_dict};
+use super::reports::{
+    counts_dict, dropped_list, entry_dict, n, recover_dict, verify_dict, version_dict,
+};
 use super::strings::SharedStrings;
 use crate::arrow_out;
 use crate::names;
@@ -33,9 +35,10 @@ impl Store {
         py: Python<'_>,
         step: &str,
         op: &str,
+        version: Option<i64>,
         mode: ReadMode,
     ) -> PyResult<Option<Loaded>> {
-        Ok(py.detach(|| self.inner.read(step, op, mode))?)
+        Ok(py.detach(|| self.inner.read_columns(step, op, version, mode, None))?)
     }
 
     /// The table of (step, op) as batches (several only past 1 GiB of text)
@@ -45,13 +48,14 @@ impl Store {
         py: Python<'_>,
         step: &str,
         op: &str,
+        version: Option<i64>,
         mode: ReadMode,
         columns: Option<Vec<String>>,
     ) -> PyResult<Option<Py<PyAny>>> {
         let built = py.detach(|| -> crate::error::Result<_> {
             match self
                 .inner
-                .read_columns(step, op, mode, columns.as_deref())?
+                .read_columns(step, op, version, mode, columns.as_deref())?
             {
                 Some(loaded) => {
                     let schema = arrow_out::schema(&loaded)?;
@@ -150,34 +154,39 @@ impl Store {
         })
     }
 
+    #[pyo3(signature = (step, op, version=None))]
     fn load<'py>(
         &self,
         py: Python<'py>,
         step: &str,
         op: &str,
+        version: Option<i64>,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         guarded("load", || {
-            self.read(py, step, op, ReadMode::All)?
+            self.read(py, step, op, version, ReadMode::All)?
                 .map(|l| convert_out::records(py, &l, &self.strings))
                 .transpose()
         })
     }
 
+    #[pyo3(signature = (step, op, n, version=None))]
     fn head<'py>(
         &self,
         py: Python<'py>,
         step: &str,
         op: &str,
         n: usize,
+        version: Option<i64>,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         guarded("head", || {
-            self.read(py, step, op, ReadMode::Head(n))?
+            self.read(py, step, op, version, ReadMode::Head(n))?
                 .map(|l| convert_out::records(py, &l, &self.strings))
                 .transpose()
         })
     }
 
     /// Records `start..start + n` (fewer at the end), each checked against its hash.
+    #[pyo3(signature = (step, op, start, n, version=None))]
     fn load_rows<'py>(
         &self,
         py: Python<'py>,
@@ -185,32 +194,37 @@ impl Store {
         op: &str,
         start: usize,
         n: usize,
+        version: Option<i64>,
     ) -> PyResult<Option<Bound<'py, PyList>>> {
         guarded("load_rows", || {
-            let Some(entry) = py.detach(|| self.inner.entry(step, op))? else {
+            let Some(entry) = py.detach(|| self.inner.entry_at(step, op, version))? else {
                 return Ok(None);
             };
             let len = n.min((entry.num_rows as usize).saturating_sub(start));
-            self.read(py, step, op, ReadMode::Rows { start, len })?
+            // the version found, not `version` again: a save in between
+            // must not shift a negative number onto another version
+            let at = Some(entry.version as i64);
+            self.read(py, step, op, at, ReadMode::Rows { start, len })?
                 .map(|l| convert_out::records(py, &l, &self.strings))
                 .transpose()
         })
     }
 
-    #[pyo3(signature = (step, op, columns=None))]
+    #[pyo3(signature = (step, op, columns=None, version=None))]
     fn table(
         &self,
         py: Python<'_>,
         step: &str,
         op: &str,
         columns: Option<Vec<String>>,
+        version: Option<i64>,
     ) -> PyResult<Option<Py<PyAny>>> {
         guarded("table", || {
-            self.read_table(py, step, op, ReadMode::All, columns)
+            self.read_table(py, step, op, version, ReadMode::All, columns)
         })
     }
 
-    #[pyo3(signature = (step, op, n, columns=None))]
+    #[pyo3(signature = (step, op, n, columns=None, version=None))]
     fn sample(
         &self,
         py: Python<'_>,
@@ -218,23 +232,25 @@ impl Store {
         op: &str,
         n: usize,
         columns: Option<Vec<String>>,
+        version: Option<i64>,
     ) -> PyResult<Option<Py<PyAny>>> {
         guarded("sample", || {
-            self.read_table(py, step, op, ReadMode::Head(n), columns)
+            self.read_table(py, step, op, version, ReadMode::Head(n), columns)
         })
     }
 
     /// A `pyarrow.RecordBatchReader` over (step, op) in batches of bounded size.
-    #[pyo3(signature = (step, op, columns=None))]
+    #[pyo3(signature = (step, op, columns=None, version=None))]
     fn reader(
         &self,
         py: Python<'_>,
         step: &str,
         op: &str,
         columns: Option<Vec<String>>,
+        version: Option<i64>,
     ) -> PyResult<Option<Py<PyAny>>> {
         guarded("reader", || {
-            let stream = py.detach(|| self.inner.stream(step, op, columns))?;
+            let stream = py.detach(|| self.inner.stream(step, op, version, columns))?;
             stream.map(|s| stream_to_pyarrow(py, s)).transpose()
         })
     }
@@ -246,7 +262,7 @@ impl Store {
         op: &str,
     ) -> PyResult<Option<(Py<PyAny>, Vec<usize>)>> {
         guarded("table", || {
-            let Some(loaded) = self.read(py, step, op, ReadMode::All)? else {
+            let Some(loaded) = self.read(py, step, op, None, ReadMode::All)? else {
                 return Ok(None);
             };
             let schema = arrow_out::schema(&loaded)?;
@@ -262,14 +278,22 @@ impl Store {
         })
     }
 
+    /// Each record's hash, in order: no column or value is read.
+    #[pyo3(signature = (step, op, version=None))]
     fn record_hashes<'py>(
         &self,
         py: Python<'py>,
         step: &str,
         op: &str,
+        version: Option<i64>,
     ) -> PyResult<Option<Vec<Bound<'py, PyBytes>>>> {
         guarded("record_hashes", || {
-            Ok(self.read(py, step, op, ReadMode::All)?.map(|l| {
+            let none: &[String] = &[];
+            let read = py.detach(|| {
+                self.inner
+                    .read_columns(step, op, version, ReadMode::All, Some(none))
+            })?;
+            Ok(read.map(|l| {
                 (0..l.num_rows())
                     .map(|i| PyBytes::new(py, l.record_hashes.value(i)))
                     .collect()
@@ -287,15 +311,63 @@ impl Store {
         })
     }
 
+    #[pyo3(signature = (step, op, version=None))]
     fn info<'py>(
         &self,
         py: Python<'py>,
         step: &str,
         op: &str,
+        version: Option<i64>,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
         guarded("info", || {
-            let entry = py.detach(|| self.inner.entry(step, op))?;
+            let entry = py.detach(|| self.inner.entry_at(step, op, version))?;
             entry.map(|e| entry_dict(py, &self.inner, &e)).transpose()
+        })
+    }
+
+    /// Every kept version of (step, op), oldest first (the manifest only).
+    fn versions<'py>(
+        &self,
+        py: Python<'py>,
+        step: &str,
+        op: &str,
+    ) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        guarded("versions", || {
+            let (versions, live) = py.detach(|| -> crate::error::Result<_> {
+                Ok((
+                    self.inner.versions(step, op)?,
+                    self.inner.manifest()?.find(step, op).cloned(),
+                ))
+            })?;
+            versions
+                .iter()
+                .map(|e| version_dict(py, &self.inner, e, live.as_ref()))
+                .collect()
+        })
+    }
+
+    /// Every version of every checkpoint, live and history (the manifest only).
+    fn all_versions<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyDict>>> {
+        guarded("all_versions", || {
+            let manifest = py.detach(|| self.inner.manifest())?;
+            manifest
+                .all_entries()
+                .map(|e| version_dict(py, &self.inner, e, manifest.find(&e.step, &e.op)))
+                .collect()
+        })
+    }
+
+    /// Pins or unpins a version; False when there is no such version.
+    fn set_pinned(
+        &self,
+        py: Python<'_>,
+        step: &str,
+        op: &str,
+        version: i64,
+        pinned: bool,
+    ) -> PyResult<bool> {
+        guarded("set_pinned", || {
+            Ok(py.detach(|| self.inner.set_pinned(step, op, version, pinned))?)
         })
     }
 
@@ -303,14 +375,35 @@ impl Store {
         guarded("delete", || Ok(py.detach(|| self.inner.delete(step, op))?))
     }
 
-    fn clear(&self, py: Python<'_>) -> PyResult<usize> {
-        guarded("clear", || Ok(py.detach(|| self.inner.clear())?))
+    #[pyo3(signature = (keep_history=false))]
+    fn clear(&self, py: Python<'_>, keep_history: bool) -> PyResult<usize> {
+        guarded("clear", || {
+            Ok(py.detach(|| self.inner.clear_with(keep_history))?)
+        })
     }
 
-    fn gc<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+    /// gc under a retention policy (None: keep every version); `dry_run`
+    /// changes nothing and reports what would go.
+    #[pyo3(
+        signature = (keep_versions=Some(store::DEFAULT_KEEP_VERSIONS), older_than=None, max_bytes=None, dry_run=false),
+        text_signature = "(self, keep_versions=5, older_than=None, max_bytes=None, dry_run=False)"
+    )]
+    fn gc<'py>(
+        &self,
+        py: Python<'py>,
+        keep_versions: Option<u64>,
+        older_than: Option<f64>,
+        max_bytes: Option<u64>,
+        dry_run: bool,
+    ) -> PyResult<Bound<'py, PyDict>> {
         guarded("gc", || {
-            let r = py.detach(|| self.inner.gc())?;
-            counts_dict(
+            let policy = store::Retention {
+                keep_versions,
+                older_than,
+                max_bytes,
+            };
+            let r = py.detach(|| self.inner.gc_with(&policy, dry_run))?;
+            let d = counts_dict(
                 py,
                 &[
                     ("files_removed", n(r.files_removed)),
@@ -319,8 +412,12 @@ impl Store {
                     ("values_kept", n(r.values_kept)),
                     ("segments_rewritten", n(r.segments_rewritten)),
                     ("segments_compacted", n(r.segments_compacted)),
+                    ("versions_dropped", n(r.versions_dropped.len() as u64)),
                 ],
-            )
+            )?;
+            d.set_item("dropped", dropped_list(py, &r.versions_dropped)?)?;
+            d.set_item("dry_run", r.dry_run)?;
+            Ok(d)
         })
     }
 
@@ -357,6 +454,8 @@ impl Store {
                     ("index_size_bytes", n(s.index_size_bytes)),
                     ("total_size_bytes", n(s.total_size_bytes)),
                     ("generation", n(s.generation)),
+                    ("history_versions", n(s.history_versions)),
+                    ("history_size_bytes", n(s.history_size_bytes)),
                 ],
             )
         })

@@ -1,7 +1,7 @@
 //! Garbage collection: drop values no live checkpoint references, rewrite
 //! partly dead segments, sweep files no manifest names, repair user paths.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
@@ -9,6 +9,7 @@ use bytes::Bytes;
 
 use super::commit::Plan;
 use super::read::ref_ids;
+use super::retention::{self, Retention, VersionKey};
 use super::Store;
 use crate::checkpoint_file::META_KEY;
 use crate::error::{IoContext, Result};
@@ -29,6 +30,19 @@ pub struct GcReport {
     pub segments_rewritten: u64,
     /// Segments merged by the compaction each gc ends with.
     pub segments_compacted: u64,
+    /// Earlier versions the retention policy dropped (or, in a dry run, would).
+    pub versions_dropped: Vec<VersionKey>,
+    /// A dry run: nothing changed; `bytes_freed` is what gc would free
+    /// (less what its compaction would save).
+    pub dry_run: bool,
+}
+
+/// What one gc plan decided, for the work after its commit.
+struct Decided {
+    /// Segments and checkpoint files of dropped versions to remove.
+    dropped: Vec<Segment>,
+    files: Vec<(String, u64)>,
+    report: GcReport,
 }
 
 /// The segments of a manifest after gc's liveness pass.
@@ -40,15 +54,38 @@ struct SegmentSplit {
 }
 
 impl Store {
+    /// gc keeping the default number of versions of each checkpoint.
     pub fn gc(&self) -> Result<GcReport> {
+        self.gc_with(&Retention::default(), false)
+    }
+
+    /// Drops the versions `policy` lets go, then every value and file no kept
+    /// version references; `dry_run` only reports what that would do.
+    pub fn gc_with(&self, policy: &Retention, dry_run: bool) -> Result<GcReport> {
+        policy.check()?;
         if !self.storage.exists()? {
-            return Ok(GcReport::default());
+            return Ok(GcReport {
+                dry_run,
+                ..GcReport::default()
+            });
         }
         let _lock = self.storage.lock_writers()?;
         let before = self.storage.footprint()?;
-        let (manifest, (dropped, mut report)) = self.commit_planned("gc", |manifest| {
-            let mut report = GcReport::default();
-            let split = match self.collect_segments(manifest, &mut report) {
+        let now = fsio::now_seconds();
+        let (manifest, decided) = self.commit_planned("gc", |manifest| {
+            let mut report = GcReport {
+                dry_run,
+                ..GcReport::default()
+            };
+            let planned = self.refs_by_file(manifest).and_then(|refs| {
+                let size = match before {
+                    Some(size) => size,
+                    None => self.object_bytes()?,
+                };
+                let dropped = retention::select(manifest, policy, now, &refs, size);
+                Ok((refs, dropped))
+            });
+            let planned = match planned {
                 // a writer replaced a file since (object stores: no lock holds it
                 // off): judge liveness again on the newer manifest
                 Err(e)
@@ -58,18 +95,73 @@ impl Store {
                 }
                 other => other?,
             };
-            if split.dropped.is_empty() {
-                return Ok(Plan::Skip((split.dropped, report)));
-            }
-            manifest.segments = split.kept;
+            let (refs, dropped_versions) = planned;
+            let mut files = Vec::new();
+            manifest.history.retain(|e| {
+                let drop = dropped_versions.contains(&retention::key_of(e));
+                if drop {
+                    report.versions_dropped.push(retention::key_of(e));
+                    files.push((e.file.clone(), e.bytes));
+                }
+                !drop
+            });
+            report.versions_dropped.sort();
+            files.retain(|(f, _)| !manifest.all_entries().any(|e| &e.file == f));
+            let live: HashSet<u64> = manifest
+                .all_entries()
+                .flat_map(|e| refs.get(&e.file).into_iter().flatten().copied())
+                .collect();
+            let split = self.collect_segments(manifest, &live, &mut report)?;
             report.bytes_freed = -split
                 .rewritten
                 .iter()
                 .map(|(_, b)| b.len() as i64)
                 .sum::<i64>();
-            Ok(Plan::Commit(split.rewritten, (split.dropped, report)))
+            let nothing = split.dropped.is_empty() && report.versions_dropped.is_empty();
+            manifest.segments = split.kept;
+            let decided = Decided {
+                dropped: split.dropped,
+                files,
+                report,
+            };
+            if nothing || dry_run {
+                return Ok(Plan::Skip(decided));
+            }
+            Ok(Plan::Commit(split.rewritten, decided))
         })?;
-        if report.segments_rewritten > 0 || !dropped.is_empty() {
+        let Decided {
+            dropped,
+            files,
+            mut report,
+        } = decided;
+        if dry_run {
+            // the planned manifest no longer names what the plan drops: those
+            // are counted once, as dropped, not again as strays
+            let counted: HashSet<&str> = dropped
+                .iter()
+                .flat_map(|s| std::iter::once(s.file.as_str()).chain(s.index.as_deref()))
+                .chain(files.iter().map(|(f, _)| f.as_str()))
+                .collect();
+            let strays = self.strays(&manifest)?;
+            let strays = strays.iter().filter(|f| !counted.contains(f.name.as_str()));
+            report.bytes_freed += dropped.iter().map(|s| s.bytes as i64).sum::<i64>()
+                + files.iter().map(|(_, b)| *b as i64).sum::<i64>()
+                + strays.map(|f| f.size as i64).sum::<i64>();
+            if report.segments_rewritten > 0 || !dropped.is_empty() || !files.is_empty() {
+                // the manifest gc would commit: replacing the one there
+                // (local), or one generation more (object stores)
+                let mut next = manifest.clone();
+                next.committed_by = Some("gc".to_string());
+                let planned = next.next_text()?.len() as i64;
+                let replaced = match self.storage.local_root() {
+                    Some(_) => self.storage.manifest_bytes()? as i64,
+                    None => 0,
+                };
+                report.bytes_freed += replaced - planned;
+            }
+            return Ok(report);
+        }
+        if report.segments_rewritten > 0 || !dropped.is_empty() || !files.is_empty() {
             // object stores add a manifest generation (pruned ones count below)
             if self.storage.local_root().is_none() {
                 report.bytes_freed -= self.storage.manifest_bytes()? as i64;
@@ -86,27 +178,16 @@ impl Store {
                 report.files_removed += self.storage.remove(index)? as u64;
             }
         }
-        let foreign = self.storage.foreign_manifests()?;
-        let referenced: HashSet<&str> = std::iter::once(&manifest)
-            .chain(&foreign)
-            .flat_map(|m| {
-                m.entries
-                    .iter()
-                    .map(|e| e.file.as_str())
-                    .chain(m.segments.iter().map(|s| s.file.as_str()))
-                    .chain(m.segments.iter().filter_map(|s| s.index.as_deref()))
-            })
-            .collect();
-        // Files no manifest names: leftovers of interrupted or lost commits, or
-        // (on object stores) a commit in flight, which the grace period spares.
-        let grace = self.storage.gc_grace();
-        for folder in ["files", "values"] {
-            for file in self.storage.list(folder)? {
-                let stray = !referenced.contains(file.name.as_str()) && file.age >= grace;
-                if stray && self.storage.remove(&file.name)? {
-                    report.files_removed += 1;
-                    report.bytes_freed += file.size as i64;
-                }
+        for (file, bytes) in &files {
+            if self.storage.remove(file)? {
+                report.files_removed += 1;
+                report.bytes_freed += *bytes as i64;
+            }
+        }
+        for file in self.strays(&manifest)? {
+            if self.storage.remove(&file.name)? {
+                report.files_removed += 1;
+                report.bytes_freed += file.size as i64;
             }
         }
         for pruned in self.storage.prune_manifests()? {
@@ -137,13 +218,12 @@ impl Store {
 
     /// Splits the manifest's segments by liveness: kept as they are, rewritten
     /// with their live values only (new files), or dropped from the manifest.
-    fn collect_segments(&self, manifest: &Manifest, report: &mut GcReport) -> Result<SegmentSplit> {
-        let mut live: HashSet<u64> = HashSet::new();
-        for entry in &manifest.entries {
-            // a damaged checkpoint stops gc: its values must not be judged dead
-            let (batch, meta) = self.read_file(entry)?;
-            live.extend(ref_ids(&batch, &meta));
-        }
+    fn collect_segments(
+        &self,
+        manifest: &Manifest,
+        live: &HashSet<u64>,
+        report: &mut GcReport,
+    ) -> Result<SegmentSplit> {
         let (mut kept, mut rewritten, mut dropped) = (Vec::new(), Vec::new(), Vec::new());
         for seg in &manifest.segments {
             let ids = segment::read_ids(self.storage.open_parquet(&seg.file, seg.bytes)?)?;
@@ -191,6 +271,60 @@ impl Store {
             rewritten,
             dropped,
         })
+    }
+
+    /// The value ids each checkpoint file the manifest names references
+    /// (live and history). A damaged checkpoint stops gc: its values must
+    /// not be judged dead.
+    fn refs_by_file(&self, manifest: &Manifest) -> Result<HashMap<String, Vec<u64>>> {
+        let mut refs = HashMap::new();
+        for entry in manifest.all_entries() {
+            if !refs.contains_key(&entry.file) {
+                let (batch, meta) = self.read_file(entry)?;
+                refs.insert(entry.file.clone(), ref_ids(&batch, &meta));
+            }
+        }
+        Ok(refs)
+    }
+
+    /// Files no manifest names (this store's or a foreign one's): leftovers
+    /// of interrupted or lost commits, or (on object stores) a commit in
+    /// flight, which the grace period spares.
+    fn strays(&self, manifest: &Manifest) -> Result<Vec<crate::storage::Listed>> {
+        let foreign = self.storage.foreign_manifests()?;
+        let referenced: HashSet<&str> = std::iter::once(manifest)
+            .chain(&foreign)
+            .flat_map(|m| {
+                m.all_entries()
+                    .map(|e| e.file.as_str())
+                    .chain(m.segments.iter().map(|s| s.file.as_str()))
+                    .chain(m.segments.iter().filter_map(|s| s.index.as_deref()))
+            })
+            .collect();
+        let grace = self.storage.gc_grace();
+        let mut out = Vec::new();
+        for folder in ["files", "values"] {
+            for file in self.storage.list(folder)? {
+                if !referenced.contains(file.name.as_str()) && file.age >= grace {
+                    out.push(file);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// An object store's size: every object under the store's prefix.
+    fn object_bytes(&self) -> Result<u64> {
+        let mut total = self.storage.manifest_bytes()?;
+        for folder in ["files", "values"] {
+            total += self
+                .storage
+                .list(folder)?
+                .iter()
+                .map(|f| f.size)
+                .sum::<u64>();
+        }
+        Ok(total)
     }
 
     /// Removes everything in the store folder but the manifest, lock and data

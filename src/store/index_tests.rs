@@ -1,6 +1,7 @@
 //! The save-time dedup index as a new process builds it: from every segment,
 //! with or without gaps in their value ids, read on several threads.
 
+use crate::store::Retention;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
@@ -86,7 +87,13 @@ fn a_fresh_handle_finds_values_gc_kept_with_gaps_in_their_ids() {
     writer
         .save("s", "o", &records_of(&t, &even), BTreeMap::new())
         .expect("overwrite");
-    assert_eq!(writer.gc().expect("gc").values_kept, 5);
+    assert_eq!(
+        writer
+            .gc_with(&Retention::latest_only(), false)
+            .expect("gc")
+            .values_kept,
+        5
+    );
     let seg = writer.manifest().expect("manifest").segments[0].clone();
     assert_eq!((seg.min_id, seg.max_id, seg.count), (0, 8, 5));
 
@@ -191,6 +198,8 @@ fn after_compaction_a_fresh_handle_dedups_through_the_persisted_index() {
     for op in ["again", "third"] {
         damaged.delete("s", op).expect("delete");
     }
-    damaged.gc().expect("gc");
+    damaged
+        .gc_with(&Retention::latest_only(), false)
+        .expect("gc");
     assert!(!index_path.exists());
 }

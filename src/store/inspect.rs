@@ -23,6 +23,10 @@ pub struct Stats {
     pub index_size_bytes: u64,
     pub total_size_bytes: u64,
     pub generation: u64,
+    /// Earlier versions kept (history), and the bytes of their own
+    /// checkpoint files (their values are in `dataset_size_bytes`).
+    pub history_versions: u64,
+    pub history_size_bytes: u64,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -30,6 +34,8 @@ pub struct VerifyReport {
     pub intact: Vec<(String, String)>,
     /// (step, op, file, error)
     pub damaged: Vec<(String, String, String, String)>,
+    /// (step, op, version, file, error) of earlier versions (history).
+    pub damaged_versions: Vec<(String, String, u64, String, String)>,
     /// (file, error)
     pub damaged_segments: Vec<(String, String)>,
     pub files_checked: u64,
@@ -40,7 +46,10 @@ pub struct VerifyReport {
 
 impl VerifyReport {
     pub fn ok(&self) -> bool {
-        self.damaged.is_empty() && self.damaged_segments.is_empty() && self.manifest_error.is_none()
+        self.damaged.is_empty()
+            && self.damaged_versions.is_empty()
+            && self.damaged_segments.is_empty()
+            && self.manifest_error.is_none()
     }
 }
 
@@ -86,8 +95,15 @@ impl Store {
             stats.stored_values += s.count;
             stats.dataset_size_bytes += s.bytes;
         }
+        for e in &manifest.history {
+            stats.history_versions += 1;
+            if files.insert(e.file.clone()) {
+                stats.history_size_bytes += e.bytes;
+            }
+        }
         stats.index_size_bytes += self.storage.manifest_bytes()?;
-        stats.total_size_bytes = stats.dataset_size_bytes + stats.index_size_bytes;
+        stats.total_size_bytes =
+            stats.dataset_size_bytes + stats.index_size_bytes + stats.history_size_bytes;
         Ok(stats)
     }
 
@@ -116,7 +132,8 @@ impl Store {
                 bad_segments.push(seg);
             }
         }
-        for e in &manifest.entries {
+        let live = manifest.entries.len();
+        for (i, e) in manifest.all_entries().enumerate() {
             report.files_checked += 1;
             let problem = match self.read_file(e) {
                 Err(err) => Some((e.file.clone(), err.to_string())),
@@ -144,13 +161,14 @@ impl Store {
                     }
                 }
             };
+            let (step, op) = (e.step.clone(), e.op.clone());
             match problem {
-                Some((file, error)) => {
-                    report
-                        .damaged
-                        .push((e.step.clone(), e.op.clone(), file, error))
-                }
-                None => report.intact.push((e.step.clone(), e.op.clone())),
+                Some((file, error)) if i < live => report.damaged.push((step, op, file, error)),
+                Some((file, error)) => report
+                    .damaged_versions
+                    .push((step, op, e.version, file, error)),
+                None if i < live => report.intact.push((step, op)),
+                None => {}
             }
         }
         Ok(report)

@@ -7,8 +7,10 @@ mod compact;
 mod gc;
 mod index;
 mod inspect;
+mod rare_rows;
 pub mod read;
 mod recover;
+mod retention;
 mod save;
 mod stream;
 
@@ -19,8 +21,10 @@ use std::sync::Mutex;
 pub use compact::CompactReport;
 pub use gc::GcReport;
 pub use inspect::{Stats, VerifyReport};
+pub use rare_rows::{no_column, TableColumn};
 pub use read::{CellRef, Loaded, ReadMode};
 pub use recover::RecoverReport;
+pub use retention::{Retention, VersionKey, DEFAULT_KEEP_VERSIONS};
 pub use stream::BatchStream;
 
 use crate::error::Result;
@@ -95,13 +99,66 @@ impl Store {
     }
 
     pub fn entry(&self, step: &str, op: &str) -> Result<Option<Entry>> {
+        self.entry_at(step, op, None)
+    }
+
+    /// The entry of version `version` (see `Manifest::find_version`).
+    pub fn entry_at(&self, step: &str, op: &str, version: Option<i64>) -> Result<Option<Entry>> {
         names::validate("step", step)?;
         names::validate("operation", op)?;
-        let mut entry = self.manifest()?.find(step, op).cloned();
+        let mut entry = self.manifest()?.find_version(step, op, version)?.cloned();
         if let Some(e) = &mut entry {
             self.complete_meta(e)?;
         }
         Ok(entry)
+    }
+
+    /// Every kept version of (step, op), oldest first, as the manifest has
+    /// them (meta values kept in the files are not read).
+    pub fn versions(&self, step: &str, op: &str) -> Result<Vec<Entry>> {
+        names::validate("step", step)?;
+        names::validate("operation", op)?;
+        Ok(self
+            .manifest()?
+            .versions(step, op)
+            .into_iter()
+            .cloned()
+            .collect())
+    }
+
+    /// Every version the manifest names (live and history): what `runs()` reads.
+    pub fn all_versions(&self) -> Result<Vec<Entry>> {
+        let m = self.manifest()?;
+        Ok(m.all_entries().cloned().collect())
+    }
+
+    /// Pins (never dropped by a retention policy) or unpins version
+    /// `version` of (step, op); false when there is no such version.
+    pub fn set_pinned(&self, step: &str, op: &str, version: i64, pinned: bool) -> Result<bool> {
+        names::validate("step", step)?;
+        names::validate("operation", op)?;
+        if !self.storage.exists()? {
+            return Ok(false);
+        }
+        let _lock = self.storage.lock_writers()?;
+        let (_, found) = self.commit_planned("pin", |manifest| {
+            let Some(target) = manifest.find_version(step, op, Some(version))? else {
+                return Ok(commit::Plan::Skip(false));
+            };
+            let (file, v) = (target.file.clone(), target.version);
+            let e = manifest
+                .entries
+                .iter_mut()
+                .chain(manifest.history.iter_mut())
+                .find(|e| e.step == step && e.op == op && e.version == v && e.file == file)
+                .ok_or_else(|| crate::error::Error::Internal("version vanished".into()))?;
+            if e.pinned == pinned {
+                return Ok(commit::Plan::Skip(true));
+            }
+            e.pinned = pinned;
+            Ok(commit::Plan::Commit(Vec::new(), true))
+        })?;
+        Ok(found)
     }
 
     /// Puts back the meta values the manifest keeps in the checkpoint file.
@@ -130,6 +187,8 @@ impl Store {
 mod index_tests;
 #[cfg(test)]
 mod object_tests;
+#[cfg(test)]
+mod rare_store_tests;
 #[cfg(test)]
 mod recover_tests;
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The store over an object store (object_store's in-memory one): commits by
 //! conditional PUT with many writers, partial reads by range, gc's grace.
 
+use crate::store::Retention;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,7 +139,9 @@ fn gc_spares_young_unreferenced_objects_until_the_grace_period() {
         .expect("put");
     assert!(patient.delete("s", "a").expect("delete"));
 
-    let report = patient.gc().expect("gc");
+    let report = patient
+        .gc_with(&Retention::latest_only(), false)
+        .expect("gc");
     assert_eq!(report.values_removed, 3, "three texts only `a` used");
     let names = |store: &Store| -> Vec<String> {
         store
@@ -153,7 +156,7 @@ fn gc_spares_young_unreferenced_objects_until_the_grace_period() {
     assert_eq!(loaded_records(&patient, "s", "b").len(), 1);
 
     let eager = handle(&bucket, Duration::ZERO);
-    eager.gc().expect("gc");
+    eager.gc_with(&Retention::latest_only(), false).expect("gc");
     assert!(!names(&eager).contains(&"values/in-flight.parquet".to_string()));
     let manifests = eager.storage().list("manifests").expect("list");
     assert_eq!(manifests.len(), 1, "older generations pruned");

@@ -11,9 +11,12 @@ use arrow_array::{
     StringArray, UInt32Array, UInt64Array,
 };
 
+use super::rare_rows::{
+    default_table, no_column, rare_table_column, rest_ref_ids, RestArrays, TableColumn,
+};
 use super::Store;
 use crate::canonical::{self, Hash};
-use crate::checkpoint_file::{self, FileMeta};
+use crate::checkpoint_file::{self, FileMeta, RareMeta};
 use crate::encode::ColumnKind;
 use crate::error::{Error, Result};
 use crate::manifest::{Entry, Manifest};
@@ -61,6 +64,10 @@ pub struct Loaded {
     pub shapes: UInt32Array,
     pub record_hashes: FixedSizeBinaryArray,
     pub values: ValueTable,
+    /// The rare fields, when the file has any.
+    pub rest: Option<RestArrays>,
+    /// The columns `table()` builds.
+    pub table: Vec<TableColumn>,
 }
 
 /// One cell, borrowed from the decoded arrays or the value table.
@@ -79,14 +86,17 @@ impl Store {
     /// Reads (step, op), or None when there is no such checkpoint. Retries
     /// when a concurrent writer replaced a file between manifest and read.
     pub fn read(&self, step: &str, op: &str, mode: ReadMode) -> Result<Option<Loaded>> {
-        self.read_columns(step, op, mode, None)
+        self.read_columns(step, op, None, mode, None)
     }
 
-    /// Reads only the columns of `keys` (and the values they reference) when given.
+    /// Reads version `version` (None: the live one, see
+    /// `Manifest::find_version`), only the columns of `keys` (and the values
+    /// they reference) when given.
     pub fn read_columns(
         &self,
         step: &str,
         op: &str,
+        version: Option<i64>,
         mode: ReadMode,
         keys: Option<&[String]>,
     ) -> Result<Option<Loaded>> {
@@ -95,7 +105,7 @@ impl Store {
         let mut attempts = 0;
         loop {
             let manifest = self.manifest()?;
-            let Some(entry) = manifest.find(step, op).cloned() else {
+            let Some(entry) = manifest.find_version(step, op, version)?.cloned() else {
                 return Ok(None);
             };
             match self.read_entry(&manifest, entry, mode, keys) {
@@ -120,17 +130,20 @@ impl Store {
         keys: Option<&[String]>,
     ) -> Result<Loaded> {
         let path = self.data_path(&entry.file);
-        let (batch, meta) = match (mode, keys) {
-            (ReadMode::All, None) => self.read_file(&entry)?,
+        let (batch, meta, table) = match (mode, keys) {
+            (ReadMode::All, None) => {
+                let (batch, meta) = self.read_file(&entry)?;
+                (batch, meta, None)
+            }
             _ => {
                 let file = self.storage.open_parquet(&entry.file, entry.bytes)?;
                 let layout = checkpoint_file::file_meta(&path, file.schema().as_ref())?;
-                let (columns, layout) = match keys {
+                let (columns, layout, table) = match keys {
                     Some(keys) => {
-                        let (fields, projected) = project(&entry, &layout, keys)?;
-                        (Some(fields), projected)
+                        let (fields, projected, table) = project(&entry, &layout, keys)?;
+                        (Some(fields), projected, Some(table))
                     }
-                    None => (None, layout),
+                    None => (None, layout, None),
                 };
                 let rows = file.meta.metadata();
                 let (row_groups, offset, limit) = match mode {
@@ -147,12 +160,15 @@ impl Store {
                     limit,
                     columns,
                 };
-                (file.decode(plan)?, layout)
+                (file.decode(plan)?, layout, table)
             }
         };
         let projected = keys.is_some();
         let mut loaded = Loaded::new(entry, path, batch, meta)?;
         loaded.projected = projected;
+        if let Some(table) = table {
+            loaded.table = table;
+        }
         let mut ids = ref_ids(&loaded.batch, &loaded.meta);
         ids.sort_unstable();
         ids.dedup();
@@ -210,21 +226,44 @@ pub(super) fn ref_ids(batch: &RecordBatch, meta: &FileMeta) -> Vec<u64> {
         .filter_map(|c| c.refs)
         .filter_map(|r| batch.column(r).as_primitive_opt::<UInt64Type>())
         .flat_map(|refs| refs.iter().flatten())
+        .chain(rest_ref_ids(batch, meta))
         .collect()
 }
 
-/// The fields holding `keys` (with the record hash and shape fields first)
-/// and the layout renumbered to them; a key the checkpoint lacks is an error.
-fn project(entry: &Entry, meta: &FileMeta, keys: &[String]) -> Result<(Vec<usize>, FileMeta)> {
+/// The fields holding `keys` (with the record hash and shape fields first),
+/// the layout renumbered to them and the table's columns; a key the
+/// checkpoint lacks is an error.
+fn project(
+    entry: &Entry,
+    meta: &FileMeta,
+    keys: &[String],
+) -> Result<(Vec<usize>, FileMeta, Vec<TableColumn>)> {
     let mut fields = vec![0, 1];
     let mut columns = Vec::with_capacity(keys.len());
-    for key in keys {
-        let c = meta.columns.iter().find(|c| &c.key == key).ok_or_else(|| {
-            Error::InvalidValue(format!(
-                "checkpoint {}/{} has no column {key:?}",
+    let mut table = Vec::with_capacity(keys.len());
+    let mut rare = None;
+    for (i, key) in keys.iter().enumerate() {
+        if keys[..i].contains(key) {
+            return Err(Error::InvalidValue(format!(
+                "checkpoint {}/{}: column {key:?} was chosen twice",
                 entry.step, entry.op
-            ))
-        })?;
+            )));
+        }
+        let Some(c) = meta.columns.iter().find(|c| &c.key == key) else {
+            // a rare key: its values are in the blobs, read once for all such keys
+            let t = rare_table_column(meta, key).ok_or_else(|| no_column(entry, key))?;
+            if let (None, Some(r)) = (&rare, &meta.rare) {
+                fields.extend([r.main, r.refs]);
+                rare = Some(RareMeta {
+                    main: fields.len() - 2,
+                    refs: fields.len() - 1,
+                    ..r.clone()
+                });
+            }
+            table.push(t);
+            continue;
+        };
+        table.push(TableColumn::Dense(columns.len()));
         let mut c = c.clone();
         fields.push(c.main);
         c.main = fields.len() - 1;
@@ -249,11 +288,15 @@ fn project(entry: &Entry, meta: &FileMeta, keys: &[String]) -> Result<(Vec<usize
         c.main = position(fields[c.main]);
         c.refs = c.refs.map(|r| position(fields[r]));
     }
+    if let Some(r) = &mut rare {
+        (r.main, r.refs) = (position(fields[r.main]), position(fields[r.refs]));
+    }
     let projected = FileMeta {
         columns,
+        rare,
         ..meta.clone()
     };
-    Ok((order, projected))
+    Ok((order, projected, table))
 }
 
 /// The row groups holding rows `start..start + len`, and the rows of the
@@ -353,7 +396,13 @@ impl Loaded {
         if shapes.null_count() > 0 || shapes.values().iter().any(|&s| s >= nshapes) {
             return Err(Error::corrupt(&path, "record shape out of range"));
         }
+        let rest = match &meta.rare {
+            Some(r) => Some(RestArrays::new(&path, &batch, r)?),
+            None => None,
+        };
         Ok(Loaded {
+            rest,
+            table: default_table(&meta),
             projected: false,
             entry,
             path,
@@ -411,19 +460,14 @@ impl Loaded {
                 "records of a column projection cannot be checked".into(),
             ));
         }
-        let mut hashes: Vec<Hash> = Vec::new();
+        let mut fields: Vec<(&str, Hash)> = Vec::new();
         for row in 0..self.num_rows() {
-            let shape = self.shape(row);
-            hashes.clear();
-            for &col in shape {
-                hashes.push(cell_hash(self.cell(col as usize, row)?));
-            }
-            let computed = canonical::record_hash(
-                shape
-                    .iter()
-                    .zip(&hashes)
-                    .map(|(&c, h)| (self.columns[c as usize].key.as_str(), h)),
-            );
+            fields.clear();
+            self.for_each_field(row, |key, _, cell| {
+                fields.push((key, cell_hash(cell)));
+                Ok(())
+            })?;
+            let computed = canonical::record_hash(fields.iter().map(|(k, h)| (*k, h)));
             if computed.as_slice() != self.record_hashes.value(row) {
                 return Err(Error::corrupt(
                     &self.path,

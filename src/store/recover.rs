@@ -28,6 +28,8 @@ pub struct RecoverReport {
     /// (step, op) of every checkpoint the new manifest names.
     pub restored: Vec<(String, String)>,
     pub segments: u64,
+    /// Earlier versions of restored checkpoints, put back as their history.
+    pub versions: u64,
     /// (file, why) of data files left out.
     pub not_restored: Vec<(String, String)>,
 }
@@ -81,7 +83,10 @@ impl Store {
         let mut chosen: Vec<usize> = Vec::new();
         for candidate in candidates {
             let key = (candidate.origin.step.clone(), candidate.origin.op.clone());
-            if manifest.find(&key.0, &key.1).is_some() {
+            let older = manifest.find(&key.0, &key.1).is_some();
+            // an older copy of a checkpoint is an earlier version (history);
+            // batches keep none
+            if older && candidate.origin.kind != EntryKind::Checkpoint {
                 report.not_restored.push((
                     candidate.file.clone(),
                     format!("an older copy of {}/{}", key.0, key.1),
@@ -95,12 +100,18 @@ impl Store {
                             chosen.push(s);
                         }
                     }
-                    manifest.entries.push(entry);
-                    report.restored.push(key);
+                    if older {
+                        manifest.history.push(entry);
+                        report.versions += 1;
+                    } else {
+                        manifest.entries.push(entry);
+                        report.restored.push(key);
+                    }
                 }
                 Err(why) => report.not_restored.push((candidate.file.clone(), why)),
             }
         }
+        number_versions(&mut manifest);
         // segments no id of another overlaps are kept whether used or not (gc
         // judges them); of overlapping ones, only those a restored file chose
         for (i, f) in found.iter().enumerate() {
@@ -373,7 +384,7 @@ impl Store {
             bytes: c.bytes,
             checksum: c.checksum.clone(),
             num_rows: c.batch.num_rows() as u64,
-            columns: c.meta.columns.iter().map(|k| k.key.clone()).collect(),
+            columns: c.meta.table_columns(),
             logical_bytes: o.logical_bytes,
             value_refs: if o.value_refs > 0 { o.value_refs } else { refs },
             records_digest: digest,
@@ -381,9 +392,41 @@ impl Store {
             meta: BTreeMap::new(),
             meta_in_file: Vec::new(),
             meta_digest: None,
+            version: 1,
+            pinned: false,
         };
         entry.set_meta(&o.meta);
         entry
+    }
+}
+
+/// Numbers each restored checkpoint's versions from 1 in the order they
+/// were saved (files do not record their number).
+fn number_versions(manifest: &mut Manifest) {
+    manifest.history.sort_by(|a, b| {
+        (&a.step, &a.op)
+            .cmp(&(&b.step, &b.op))
+            .then(a.created_at.total_cmp(&b.created_at))
+    });
+    let mut previous: Option<(String, String)> = None;
+    let mut n = 0;
+    for e in &mut manifest.history {
+        let key = (e.step.clone(), e.op.clone());
+        n = if previous.as_ref() == Some(&key) {
+            n + 1
+        } else {
+            1
+        };
+        e.version = n;
+        previous = Some(key);
+    }
+    for live in &mut manifest.entries {
+        live.version = manifest
+            .history
+            .iter()
+            .filter(|h| h.step == live.step && h.op == live.op)
+            .count() as u64
+            + 1;
     }
 }
 

@@ -59,13 +59,13 @@ fn streams_and_tables_come_in_bounded_batches() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store = Arc::new(filled(dir.path()));
     let stream = store
-        .stream("s", "map", None)
+        .stream("s", "map", None, None)
         .expect("stream")
         .expect("present");
     let batches: Vec<_> = stream.collect::<Result<_, _>>().expect("batches");
     assert_eq!(batches.iter().map(|b| b.num_rows()).sum::<usize>(), 30);
     let projected = store
-        .stream("s", "map", Some(vec!["id".into()]))
+        .stream("s", "map", None, Some(vec!["id".into()]))
         .expect("stream")
         .expect("present");
     assert_eq!(projected.schema().fields().len(), 1);

@@ -134,7 +134,20 @@ impl Store {
                     other => other?,
                 },
             };
+            let version = match (&previous, reusable) {
+                // the same records and meta again: the same version
+                (Some(prev), Some(_)) => prev.version,
+                _ => manifest.next_version(&step, &op),
+            };
+            let pinned = reusable.is_some_and(|p| p.pinned);
             manifest.entries.retain(|e| !(e.step == step && e.op == op));
+            // a checkpoint's replaced version stays readable (history);
+            // batches are parts of one run's op and keep none
+            if let Some(prev) = previous.as_ref().filter(|_| reusable.is_none()) {
+                if kind == EntryKind::Checkpoint {
+                    manifest.history.push(prev.clone());
+                }
+            }
             let mut entry = Entry {
                 step: step.clone(),
                 op: op.clone(),
@@ -145,7 +158,7 @@ impl Store {
                 bytes: staged.bytes,
                 checksum: staged.checksum,
                 num_rows: records.len() as u64,
-                columns: encoded.columns.iter().map(|c| c.key.to_string()).collect(),
+                columns: encoded.table_columns(),
                 logical_bytes: encoded.logical_bytes,
                 value_refs: encoded.value_refs,
                 records_digest: digest.clone(),
@@ -153,6 +166,8 @@ impl Store {
                 meta: BTreeMap::new(),
                 meta_in_file: Vec::new(),
                 meta_digest: None,
+                version,
+                pinned,
             };
             entry.set_meta(&meta);
             manifest.entries.push(entry);
@@ -165,7 +180,7 @@ impl Store {
             fsio::link_replace(&self.data_path(&file), &alias)?;
         }
         if let Some(prev) = previous.filter(|p| p.file != file) {
-            if !manifest.entries.iter().any(|e| e.file == prev.file) {
+            if !manifest.all_entries().any(|e| e.file == prev.file) {
                 self.storage.remove(&prev.file)?;
             }
         }
@@ -248,6 +263,10 @@ impl Store {
                 return Ok(Plan::Skip(None));
             };
             manifest.entries.retain(|e| !(e.step == step && e.op == op));
+            // a deleted checkpoint's versions stay until retention drops them
+            if gone.kind == EntryKind::Checkpoint {
+                manifest.history.push(gone.clone());
+            }
             Ok(Plan::Commit(Vec::new(), Some(gone)))
         })?;
         let Some(gone) = gone else {
@@ -256,7 +275,7 @@ impl Store {
         if let Some(alias) = self.alias_path(step, op) {
             fsio::remove_if_exists(&alias)?;
         }
-        if !manifest.entries.iter().any(|e| e.file == gone.file) {
+        if !manifest.all_entries().any(|e| e.file == gone.file) {
             self.storage.remove(&gone.file)?;
         }
         Ok(true)
@@ -285,18 +304,29 @@ impl Store {
         Ok(())
     }
 
-    /// Removes every checkpoint and batch in one commit, then collects garbage.
+    /// Removes every checkpoint and batch, and their history, in one commit,
+    /// then collects garbage.
     pub fn clear(&self) -> Result<usize> {
+        self.clear_with(false)
+    }
+
+    /// `clear`; with `keep_history`, each checkpoint's live version joins its
+    /// history (as `delete` does) and gc keeps what the default policy keeps.
+    pub fn clear_with(&self, keep_history: bool) -> Result<usize> {
         if !self.storage.exists()? {
             return Ok(0);
         }
         let (_, gone) = {
             let _lock = self.storage.lock_writers()?;
             self.commit_planned("clear", |manifest| {
-                Ok(Plan::Commit(
-                    Vec::new(),
-                    std::mem::take(&mut manifest.entries),
-                ))
+                let gone = std::mem::take(&mut manifest.entries);
+                if keep_history {
+                    let checkpoints = gone.iter().filter(|e| e.kind == EntryKind::Checkpoint);
+                    manifest.history.extend(checkpoints.cloned());
+                } else {
+                    manifest.history.clear();
+                }
+                Ok(Plan::Commit(Vec::new(), gone))
             })?
         };
         for e in &gone {

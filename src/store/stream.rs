@@ -40,14 +40,22 @@ impl Store {
         self: &Arc<Self>,
         step: &str,
         op: &str,
+        version: Option<i64>,
         columns: Option<Vec<String>>,
     ) -> Result<Option<BatchStream>> {
         let manifest = self.manifest()?;
-        let Some(entry) = manifest.find(step, op).cloned() else {
+        let Some(entry) = manifest.find_version(step, op, version)?.cloned() else {
             return Ok(None);
         };
         // the schema comes from the layout: read no row for it
-        let Some(head) = self.read_columns(step, op, ReadMode::Head(0), columns.as_deref())? else {
+        let Some(head) = self.read_columns(
+            step,
+            op,
+            Some(entry.version as i64),
+            ReadMode::Head(0),
+            columns.as_deref(),
+        )?
+        else {
             return Ok(None);
         };
         let schema = arrow_out::schema(&head)?;

@@ -1,5 +1,6 @@
 //! Store behaviour without an interpreter: round trip, dedup, commits, gc.
 
+use crate::store::Retention;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -62,17 +63,14 @@ pub(super) fn loaded_records(
         .expect("present");
     (0..loaded.num_rows())
         .map(|row| {
+            let mut fields = Vec::new();
             loaded
-                .shape(row)
-                .iter()
-                .map(|&c| {
-                    let cell = loaded.cell(c as usize, row).expect("cell");
-                    (
-                        loaded.columns[c as usize].key.clone(),
-                        arrow_out::cell_value(cell).expect("value"),
-                    )
+                .for_each_field(row, |key, _, cell| {
+                    fields.push((key.to_string(), arrow_out::cell_value(cell)?));
+                    Ok(())
                 })
-                .collect()
+                .expect("fields");
+            fields
         })
         .collect()
 }
@@ -154,7 +152,7 @@ fn gc_frees_overwritten_values() {
         let recs: Vec<Record> = (0..10).map(|i| record(i, &t[i as usize], None)).collect();
         store.save("s", "o", &recs, BTreeMap::new()).expect("save");
     }
-    let report = store.gc().expect("gc");
+    let report = store.gc_with(&Retention::latest_only(), false).expect("gc");
     assert_eq!(report.values_removed, 40);
     assert_eq!(report.values_kept, 10);
     assert!(report.bytes_freed > 0);

@@ -41,7 +41,8 @@ def main() -> None:
         "overwrite": attempt(lambda: mgr.save("s", "c0", [{"a": 2}])),
         "save_batch": attempt(lambda: mgr.save_batch("m", 5, [{"a": 3}])),
         "delete": attempt(lambda: mgr.delete("s", "c1")),
-        "gc": attempt(mgr.gc),
+        # dropping the replaced version must write
+        "gc": attempt(lambda: mgr.gc(keep_versions=1)),
     }
     print(json.dumps(out, default=str))
 

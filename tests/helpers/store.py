@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import sys
 from pathlib import Path
@@ -77,6 +78,15 @@ def inode(p: Path) -> tuple[int, int]:
     return st.st_dev, st.st_ino
 
 
+def history_files(store: Path) -> set[str]:
+    """Names (in files/) of the earlier versions the manifest keeps."""
+    path = manifest(store)
+    if not path.exists():
+        return set()
+    body = path.read_text(encoding="utf-8").rsplit("\n", 2)[0]
+    return {Path(e["file"]).name for e in json.loads(body).get("history", [])}
+
+
 def check_collected(
     store: Path, live: list[tuple[str, str]], universe: list[tuple[str, str]]
 ) -> list[str]:
@@ -96,9 +106,10 @@ def check_collected(
         live_inodes.add(inode(lp))
         if inode(lp) not in data_inodes:
             problems.append(f"live checkpoint {key}: {lp} is not a link to any file in files/")
+    kept = history_files(store)
     for ino, name in data_inodes.items():
-        if ino not in live_inodes:
-            problems.append(f"files/{name} is referenced by no live checkpoint after gc")
+        if ino not in live_inodes and name not in kept:
+            problems.append(f"files/{name} is referenced by no checkpoint or kept version after gc")
     for key in universe:
         if key not in live and link_path(store, key).exists():
             problems.append(f"deleted checkpoint {key} still has {link_path(store, key)}")

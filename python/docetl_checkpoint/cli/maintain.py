@@ -106,17 +106,15 @@ def cmd_gc(args: argparse.Namespace) -> int:
     if args.json:
         print(render.dumps(freed))
         return EXIT_OK
-    counts = dict(freed)
-    dropped = counts.pop("dropped", None)  # [{step, op, version}]
-    dropped = counts.pop("versions_dropped", None) if dropped is None else dropped
-    counts.pop("versions_dropped", None)
-    counts.pop("dry_run", None)
+    dropped = freed.get("dropped", freed.get("versions_dropped"))  # [{step, op, version}]
     if args.dry_run:
         lines = dropped_lines(dropped, "would drop") or ["would drop no version"]
-        would_free = render.human_bytes(counts.get("bytes_freed", 0))
+        would_free = render.human_bytes(freed.get("bytes_freed", 0))
         lines.append(f"would free {would_free} (dry run: nothing changed)")
         print("\n".join(lines))
         return EXIT_OK
+    counts = {k: v for k, v in freed.items() if isinstance(v, int) and not isinstance(v, bool)}
+    counts.pop("versions_dropped", None)  # listed above the counts
     text = f"freed {render.human_bytes(counts.pop('bytes_freed', 0))}"
     removed = [
         f"{v:,} {k.removesuffix('_removed').replace('_', ' ')}"

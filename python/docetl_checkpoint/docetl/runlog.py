@@ -14,6 +14,7 @@ loaded, so its reason is known at `clear_stale`.
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,9 @@ class RunLog:
 
     def bind(self, runner: Any) -> None:
         self._runner = weakref.ref(runner)
+        name = pipeline_name(runner)
+        if name is not None:
+            self.meter.run["pipeline"] = name
 
     @property
     def runner(self) -> Any:
@@ -123,3 +127,17 @@ class RunLog:
             out[META_REASONS] = json.dumps(reasons)  # ASCII, as `provenance.encode`
         self.meter.mark(runner)
         return out
+
+
+def pipeline_name(runner: Any) -> str | None:
+    """What `runs()` calls a pipeline: its config's `name`, else its output
+    file's name (DocETL pipelines need not be named)."""
+    config = getattr(runner, "config", None)
+    if not isinstance(config, dict):
+        return None
+    name = config.get("name")
+    if isinstance(name, str) and name:
+        return name
+    output = (config.get("pipeline") or {}).get("output") or {}
+    path = output.get("path") if isinstance(output, dict) else None
+    return os.path.basename(path) if isinstance(path, str) and path else None

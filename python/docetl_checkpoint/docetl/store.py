@@ -193,12 +193,13 @@ class CheckpointStore:
         """Remove every checkpoint and batch of the folder (`DSLRunner.clear_intermediate()`).
 
         DocETL's store deletes the folder; this one empties it through the
-        store (so other processes see a consistent, empty store) and collects
-        the garbage. DocETL's JSON layout in the folder (its config, every
+        store (so other processes see a consistent, empty store), keeping each
+        checkpoint's versions in its history until retention drops them, and
+        collects the garbage. DocETL's JSON layout in the folder (its config, every
         `<step>/<op>.json`, every batch file) is deleted unread, as DocETL
         would: a damaged config cannot stop the clearing.
         """
-        self._open().clear()
+        self._open().clear(keep_history=True)
         folders.remove_json_layout(self.base_dir)
         self._adopted = True  # nothing left to adopt
 
