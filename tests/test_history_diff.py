@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from docetl_checkpoint import CheckpointManager
-from docetl_checkpoint.history import Diff, compare, open_side
+from docetl_checkpoint import CheckpointError, CheckpointManager
+from docetl_checkpoint.history import Diff, diff, open_side
 from docetl_checkpoint.history.values import display_text, from_display, same_value, value_text
 from docetl_checkpoint.history.words import clip, word_diff
 
@@ -26,11 +26,12 @@ def diff_of(
     new: list[dict[str, Any]],
     key: str | None = None,
 ) -> Diff:
-    """The diff of two saves of one checkpoint's records."""
+    """The diff of two versions of one checkpoint (one version when they are equal:
+    saving the same records again makes none)."""
     manager = CheckpointManager(tmp_path / "store")
-    manager.save("s", "old", old)
-    manager.save("s", "new", new)
-    return compare(open_side(manager, "s", "old"), open_side(manager, "s", "new"), key)
+    manager.save("s", "c", old)
+    manager.save("s", "c", new)
+    return diff(manager, "s", "c", old=1, new=-1, key=key)
 
 
 def strict_loads(text: str) -> Any:
@@ -128,7 +129,7 @@ def test_explicit_key_not_unique_is_a_value_error_naming_it(tmp_path: Path) -> N
     new = [{"k": 1, "v": 3}]
     with pytest.raises(
         ValueError,
-        match=r"key 'k' cannot match records of .*s/old.*"
+        match=r"key 'k' cannot match records of .*s/c v1.*"
         r"the value 1 is in 2 records",
     ):
         diff_of(tmp_path, old, new, key="k")
@@ -383,3 +384,47 @@ def test_values_are_exact() -> None:
 def test_display_text_tells_the_value(value: Any) -> None:
     back = from_display(display_text(value))
     assert same_value(back, value), (value, display_text(value))
+
+
+# -- versions (the history core) ---------------------------------------------------
+
+
+def test_diff_of_versions_resolves_them_once(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path)
+    manager.save("s", "map", docs(5))
+    manager.save("s", "map", [dict(r, n=-r["n"]) if r["id"] == 2 else r for r in docs(5)])
+    result = diff(manager, "s", "map")
+    assert (result.old.version, result.new.version) == (1, 2)
+    assert (result.changed, result.unchanged) == (1, 4)
+    manager.save("s", "map", docs(1))  # a newer version: the diff still reads 1 and 2
+    assert result.changes[0]["fields"] == {"n": {"old": 2, "new": -2}}
+    assert diff(manager, "s", "map", old=1, new=2).changed == 1
+    assert diff(manager, "s", "map").removed == 4  # now 2 -> 3
+    assert manager.diff("s", "map", old=1, new=-1).removed == 4
+
+
+def test_versions_out_of_range(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path)
+    manager.save("s", "map", docs(2))
+    manager.save("s", "map", docs(3))
+    with pytest.raises(LookupError, match="s/map has no version 7: it has versions 1-2"):
+        diff(manager, "s", "map", old=1, new=7)
+    with pytest.raises(LookupError, match="s/map has no version -3: it has versions 1-2"):
+        diff(manager, "s", "map", old=-3)
+    with pytest.raises(ValueError, match="there is no version 0"):
+        diff(manager, "s", "map", old=0)
+    with pytest.raises(TypeError, match="a version is an int"):
+        diff(manager, "s", "map", old="1")  # type: ignore[arg-type]
+    with pytest.raises(LookupError, match="no checkpoint s/nope"):
+        diff(manager, "s", "nope")
+
+
+def test_a_version_dropped_before_its_rows_are_read(tmp_path: Path) -> None:
+    manager = CheckpointManager(tmp_path)
+    manager.save("s", "map", docs(3))
+    manager.save("s", "map", docs(2))
+    result = diff(manager, "s", "map")
+    assert result.removed == 1  # its record is read from version 1
+    manager.gc(keep_versions=1)
+    with pytest.raises(CheckpointError, match="was dropped while it was compared"):
+        _ = result.changes

@@ -43,6 +43,11 @@ def positive(text: str) -> int:
     return value
 
 
+def keep_count(text: str) -> int | None:
+    """--keep-versions: a count >= 1, or 'all' (None: no limit by count)."""
+    return None if text.strip().lower() == "all" else positive(text)
+
+
 def version_number(text: str) -> int:
     """A version: 1, 2, ... or counted back from the latest: -1, -2, ..."""
     try:
@@ -197,15 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--keep-versions",
-        type=positive,
+        type=keep_count,
+        default=-1,  # maintain.KEEP_DEFAULT: the store's default
         metavar="K",
-        help="keep the K latest versions of each checkpoint (default 5)",
+        help="drop versions beyond the K latest of each checkpoint (default 5; 'all' keeps all)",
     )
     p.add_argument(
         "--older-than",
         type=units.duration,
         metavar="DURATION",
-        help="only drop versions older than this (7d, 12h, 30m, 3600s)",
+        help="also drop versions older than this (7d, 12h, 30m, 3600s)",
     )
     p.add_argument(
         "--max-bytes",

@@ -46,7 +46,8 @@ def sides(args: argparse.Namespace) -> tuple[Side, Side]:
             EXIT_USAGE,
         )
     store = open_store(args.dir)
-    require(store, args.step, args.op)
+    if not by_version or not store.versions(args.step, args.op):
+        require(store, args.step, args.op)  # names the checkpoints there are
     if by_version:
         old, new = (-2, -1) if args.previous else args.versions
         return side(store, args.step, args.op, old), side(store, args.step, args.op, new)

@@ -69,10 +69,13 @@ def cmd_verify(args: argparse.Namespace) -> int:
     return EXIT_OK if ok else EXIT_FAILURE
 
 
+KEEP_DEFAULT = -1  # --keep-versions not given: the store's default (5)
+
+
 def gc_policy(args: argparse.Namespace) -> dict[str, Any]:
     """The retention options given (the store's defaults for the others)."""
     policy: dict[str, Any] = {}
-    if args.keep_versions is not None:
+    if args.keep_versions != KEEP_DEFAULT:
         policy["keep_versions"] = args.keep_versions
     if args.older_than is not None:
         policy["older_than"] = args.older_than
@@ -85,7 +88,7 @@ def gc_policy(args: argparse.Namespace) -> dict[str, Any]:
 
 def dropped_lines(dropped: Any, verb: str) -> list[str]:
     """The versions a gc dropped (or would drop): a count, or a list of them."""
-    if isinstance(dropped, list):
+    if isinstance(dropped, list) and dropped:
         lines = [f"{verb} {plural(len(dropped), 'version')}"]
         for item in dropped:
             if isinstance(item, dict):
