@@ -113,6 +113,7 @@ docs: $(STAMP)
 
 bench: build
 	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/history.py
 	$(PY) benchmarks/s3.py
 	$(PY) benchmarks/sparse.py
 

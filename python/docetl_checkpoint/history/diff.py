@@ -17,7 +17,7 @@ from docetl_checkpoint.history.match import (
     pair_by_position,
     unmatched,
 )
-from docetl_checkpoint.history.sides import Record, Side, open_side
+from docetl_checkpoint.history.sides import Record, Side, open_side, read_rows
 from docetl_checkpoint.history.values import display_text, same_value
 
 if TYPE_CHECKING:
@@ -63,8 +63,10 @@ def compare(old: Side, new: Side, key: str | None = None) -> Diff:
     new_keys: dict[int, Any] = {}
     if key is not None:
         pairs, old_keys, new_keys = pair_by_key(old, new, key, removed, added)
-    else:
+    elif removed and added:
         pairs = pair_by_position(old.hashes, new.hashes, removed, added)
+    else:
+        pairs = []  # nothing to pair
     paired_old = {i for i, _ in pairs}
     paired_new = {j for _, j in pairs}
     return Diff(
@@ -148,8 +150,17 @@ class Diff:
 
     @cached_property
     def _records(self) -> tuple[dict[int, Record], dict[int, Record]]:
-        olds = self.old.rows([i for i, _ in self.changed_rows] + self.removed_rows)
-        news = self.new.rows([j for _, j in self.changed_rows] + self.added_rows)
+        return self._read(self.changed_rows, self.added_rows, self.removed_rows)
+
+    def _read(
+        self, changed: list[Pair], added: list[int], removed: list[int]
+    ) -> tuple[dict[int, Record], dict[int, Record]]:
+        olds, news = read_rows(
+            [
+                (self.old, [i for i, _ in changed] + removed),
+                (self.new, [j for _, j in changed] + added),
+            ]
+        )
         return olds, news
 
     @cached_property
@@ -173,8 +184,9 @@ class Diff:
         if "changes" in self.__dict__ or "_records" in self.__dict__:
             olds, news = self._records
         else:
-            olds = self.old.rows([i for i, _ in self.changed_rows[:n]] + self.removed_rows[:n])
-            news = self.new.rows([j for _, j in self.changed_rows[:n]] + self.added_rows[:n])
+            olds, news = self._read(
+                self.changed_rows[:n], self.added_rows[:n], self.removed_rows[:n]
+            )
         return self._changes(
             self.changed_rows[:n], self.added_rows[:n], self.removed_rows[:n], olds, news
         )
@@ -222,16 +234,14 @@ class Diff:
         """
         import pyarrow as pa
 
-        rows: dict[str, list[Any]] = {name: [] for name in COLUMNS}
+        columns: list[list[Any]] = [[] for _ in COLUMNS]
+        appends = [column.append for column in columns]
 
         def add(item: dict[str, Any], field: str | None, old: str | None, new: str | None) -> None:
             key = None if self.key is None else display_text(item["key"])
-            for name, value in zip(
-                COLUMNS,
-                (item["change"], key, item["old_row"], item["new_row"], field, old, new),
-                strict=True,
-            ):
-                rows[name].append(value)
+            row = (item["change"], key, item["old_row"], item["new_row"], field, old, new)
+            for append, value in zip(appends, row, strict=True):
+                append(value)
 
         for item in self.changes:
             if item["change"] == "changed":
@@ -247,7 +257,7 @@ class Diff:
                     add(item, field, *((None, text) if side == "new" else (text, None)))
         types = [pa.string(), pa.string(), pa.int64(), pa.int64()] + [pa.string()] * 3
         schema = pa.schema(list(zip(COLUMNS, types, strict=True)))
-        return pa.table(rows, schema=schema)
+        return pa.table(dict(zip(COLUMNS, columns, strict=True)), schema=schema)
 
     def to_pandas(self) -> pandas.DataFrame:
         """`to_arrow()` as a pandas DataFrame."""

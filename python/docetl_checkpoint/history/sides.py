@@ -67,20 +67,8 @@ class Side:
         return self._columns[name]
 
     def rows(self, indexes: Sequence[int]) -> dict[int, Record]:
-        """The exact records at `indexes`, reading only the row ranges that hold them
-        (several ranges at once: the store reads and decodes without the GIL)."""
-        wanted = sorted(set(indexes))
-        spans = ranges(wanted, ROW_GAP)
-        if len(spans) > 1:
-            with ThreadPoolExecutor(min(len(spans), READERS)) as pool:
-                chunks = list(pool.map(self._load, spans))
-        else:
-            chunks = [self._load(span) for span in spans]
-        out: dict[int, Record] = {}
-        for (start, stop), chunk in zip(spans, chunks, strict=True):
-            for i in wanted_in(wanted, start, stop):
-                out[i] = chunk[i - start]
-        return out
+        """The exact records at `indexes`, reading only the row ranges that hold them."""
+        return read_rows([(self, indexes)])[0]
 
     def _load(self, span: tuple[int, int]) -> list[Record]:
         start, stop = span
@@ -90,6 +78,23 @@ class Side:
         if chunk is None or len(chunk) != stop - start:
             raise self._gone()
         return list(chunk)
+
+
+def read_rows(wanted: list[tuple[Side, Sequence[int]]]) -> list[dict[int, Record]]:
+    """For each (side, row indexes): {index: record}. The row ranges of every side
+    are read at once on a few threads (the store reads and decodes without the GIL)."""
+    rows = [sorted(set(indexes)) for _, indexes in wanted]
+    jobs = [(n, span) for n, (side, _) in enumerate(wanted) for span in ranges(rows[n], ROW_GAP)]
+    if len(jobs) > 1:
+        with ThreadPoolExecutor(min(len(jobs), READERS)) as pool:
+            chunks = list(pool.map(lambda job: wanted[job[0]][0]._load(job[1]), jobs))
+    else:
+        chunks = [wanted[n][0]._load(span) for n, span in jobs]
+    out: list[dict[int, Record]] = [{} for _ in wanted]
+    for (n, (start, stop)), chunk in zip(jobs, chunks, strict=True):
+        for i in wanted_in(rows[n], start, stop):
+            out[n][i] = chunk[i - start]
+    return out
 
 
 def core(manager: CheckpointManager) -> Any:
