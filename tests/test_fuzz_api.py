@@ -119,6 +119,9 @@ CALLS: dict[str, Callable[[CheckpointManager, st.DataObject], Any]] = {
     "unpin": lambda m, d: m.unpin(d.draw(TEXT), "o", d.draw(VERSIONS)),
     "pin_run": lambda m, d: m.pin_run(d.draw(TEXT)),
     "unpin_run": lambda m, d: m.unpin_run(d.draw(TEXT)),
+    "diff": lambda m, d: m.diff(
+        d.draw(TEXT), "o", d.draw(VERSIONS), d.draw(VERSIONS), d.draw(st.one_of(st.none(), TEXT))
+    ),
     "gc(policy)": lambda m, d: m.gc(
         keep_versions=d.draw(st.one_of(st.none(), INTS)),
         older_than=d.draw(st.one_of(st.none(), st.floats(), INTS)),

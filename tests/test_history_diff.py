@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from docetl_checkpoint import CheckpointError, CheckpointManager
-from docetl_checkpoint.history import Diff, diff, open_side
+from docetl_checkpoint.history import Diff, NoSuchVersionError, diff, open_side
 from docetl_checkpoint.history.values import display_text, from_display, same_value, value_text
 from docetl_checkpoint.history.words import clip, word_diff
 
@@ -317,7 +317,7 @@ def test_first_reads_only_the_records_it_returns(tmp_path: Path, reads: list[Any
 def test_a_missing_checkpoint_is_a_lookup_error(tmp_path: Path) -> None:
     manager = CheckpointManager(tmp_path)
     manager.save("s", "a", docs(1))
-    with pytest.raises(LookupError, match="no checkpoint s/nope"):
+    with pytest.raises(NoSuchVersionError, match="no checkpoint s/nope"):
         open_side(manager, "s", "nope")
 
 
@@ -407,7 +407,7 @@ def test_versions_out_of_range(tmp_path: Path) -> None:
     manager = CheckpointManager(tmp_path)
     manager.save("s", "map", docs(2))
     manager.save("s", "map", docs(3))
-    with pytest.raises(LookupError, match="s/map has no version 7: it has versions 1-2"):
+    with pytest.raises(ValueError, match="s/map has no version 7: it has versions 1-2"):
         diff(manager, "s", "map", old=1, new=7)
     with pytest.raises(LookupError, match="s/map has no version -3: it has versions 1-2"):
         diff(manager, "s", "map", old=-3)
@@ -415,7 +415,7 @@ def test_versions_out_of_range(tmp_path: Path) -> None:
         diff(manager, "s", "map", old=0)
     with pytest.raises(TypeError, match="a version is an int"):
         diff(manager, "s", "map", old="1")  # type: ignore[arg-type]
-    with pytest.raises(LookupError, match="no checkpoint s/nope"):
+    with pytest.raises(NoSuchVersionError, match="no checkpoint s/nope"):
         diff(manager, "s", "nope")
 
 

@@ -20,7 +20,7 @@ from docetl_checkpoint.cli.common import (
     require,
 )
 from docetl_checkpoint.history import Diff, compare, open_side
-from docetl_checkpoint.history.sides import Side
+from docetl_checkpoint.history.sides import NoSuchVersionError, Side
 
 MAX_FIELDS = 5  # changed fields shown per example record
 
@@ -60,7 +60,7 @@ def sides(args: argparse.Namespace) -> tuple[Side, Side]:
 def side(store: Any, step: str, op: str, version: int | None) -> Side:
     try:
         return open_side(store, step, op, version)
-    except LookupError as error:
+    except NoSuchVersionError as error:
         raise CliError(str(error)) from None
     except ValueError as error:
         raise CliError(str(error), EXIT_USAGE) from None

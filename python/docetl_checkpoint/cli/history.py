@@ -7,7 +7,7 @@ from typing import Any
 
 from docetl_checkpoint.cli import render
 from docetl_checkpoint.cli.common import EXIT_OK, EXIT_USAGE, CliError, open_store, require
-from docetl_checkpoint.history.sides import resolve_version
+from docetl_checkpoint.history.sides import NoSuchVersionError, resolve_version
 
 SHORT = 12  # hex digits shown of an op hash or a run id
 
@@ -131,7 +131,7 @@ def cmd_pin(args: argparse.Namespace) -> int:
     store = open_store(args.dir)
     try:
         number = resolve_version(store, args.step, args.op, args.version)
-    except LookupError as error:
+    except NoSuchVersionError as error:
         raise CliError(str(error)) from None
     (store.pin if args.pin else store.unpin)(args.step, args.op, number)
     print(f"{verb}ned {args.step}/{args.op} version {number}")

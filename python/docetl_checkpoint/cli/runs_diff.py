@@ -14,7 +14,7 @@ from typing import Any
 from docetl_checkpoint.cli import render
 from docetl_checkpoint.cli.common import EXIT_FAILURE, EXIT_OK, CliError, open_store
 from docetl_checkpoint.cli.history import find_run, short
-from docetl_checkpoint.history import compare, open_side
+from docetl_checkpoint.history import NoSuchVersionError, compare, open_side
 
 
 def run_end(run: dict[str, Any], versions: dict[tuple[str, str], list[dict[str, Any]]]) -> float:
@@ -82,7 +82,7 @@ def cmd_diff_runs(args: argparse.Namespace) -> int:
     a, b = (find_run(runs, wanted) for wanted in args.runs)
     try:
         checkpoints = compare_runs(store, a, b)
-    except LookupError as error:
+    except NoSuchVersionError as error:
         raise CliError(str(error)) from None
     totals = {
         k: sum(c[k] for c in checkpoints) for k in ("added", "removed", "changed", "unchanged")

@@ -5,6 +5,6 @@ one before; see docs/history.md.
 """
 
 from docetl_checkpoint.history.diff import Diff, compare, diff
-from docetl_checkpoint.history.sides import Side, open_side
+from docetl_checkpoint.history.sides import NoSuchVersionError, Side, open_side
 
-__all__ = ["Diff", "Side", "compare", "diff", "open_side"]
+__all__ = ["Diff", "NoSuchVersionError", "Side", "compare", "diff", "open_side"]

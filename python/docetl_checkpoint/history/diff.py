@@ -46,7 +46,8 @@ def diff(
     `key` (a field unique in both versions; by default `id` or a field named
     like `doc_id`, when unique in both) or else by position.
 
-    Raises LookupError when the checkpoint or a version does not exist,
+    Raises NoSuchVersionError (a ValueError and a LookupError) when the
+    checkpoint or a version does not exist,
     ValueError when `key` is given but is not a unique field of both versions.
     """
     return compare(open_side(manager, step, op, old), open_side(manager, step, op, new), key)

@@ -30,6 +30,11 @@ ROW_GAP = 64
 READERS = max(1, min(4, os.cpu_count() or 1))
 
 
+class NoSuchVersionError(ValueError, LookupError):
+    """The checkpoint, or the version of it asked for, does not exist (a
+    ValueError like the store's other argument errors, and a LookupError)."""
+
+
 @dataclass
 class Side:
     """A version of checkpoint (step, op) of a store; `version` None is the only
@@ -124,7 +129,7 @@ def wanted_in(sorted_indexes: list[int], start: int, stop: int) -> list[int]:
 def resolve_version(manager: CheckpointManager, step: str, op: str, version: int) -> int:
     """The number of `version` (>= 1 a number, < 0 counted back from the latest).
 
-    Raises TypeError for a non-int, ValueError for 0, and LookupError naming the
+    Raises TypeError for a non-int, ValueError for 0, and NoSuchVersionError naming the
     versions there are when the checkpoint or the version does not exist.
     """
     if not isinstance(version, int) or isinstance(version, bool):
@@ -133,7 +138,9 @@ def resolve_version(manager: CheckpointManager, step: str, op: str, version: int
         raise ValueError("there is no version 0: versions count from 1, and -1 is the latest")
     numbers = [v["version"] for v in manager.versions(step, op)]
     if not numbers:
-        raise LookupError(f"no checkpoint {step}/{op} in {os.fspath(manager.intermediate_dir)}")
+        raise NoSuchVersionError(
+            f"no checkpoint {step}/{op} in {os.fspath(manager.intermediate_dir)}"
+        )
     if version < 0 and -version <= len(numbers):
         return int(numbers[version])
     if version > 0 and version in numbers:
@@ -143,7 +150,7 @@ def resolve_version(manager: CheckpointManager, step: str, op: str, version: int
 
 def _no_such_version(step: str, op: str, version: int, numbers: list[int]) -> int:
     there = f"version {numbers[0]}" if len(numbers) == 1 else f"versions {describe(numbers)}"
-    raise LookupError(f"{step}/{op} has no version {version}: it has {there}")
+    raise NoSuchVersionError(f"{step}/{op} has no version {version}: it has {there}")
 
 
 def describe(numbers: list[int]) -> str:
@@ -156,7 +163,7 @@ def describe(numbers: list[int]) -> str:
 
 
 def open_side(manager: CheckpointManager, step: str, op: str, version: int | None = None) -> Side:
-    """Side `version` of (step, op); LookupError when it does not exist."""
+    """Side `version` of (step, op); NoSuchVersionError when it does not exist."""
     number = None if version is None else resolve_version(manager, step, op, version)
     kwargs = {} if number is None else {"version": number}
     entry = manager.info(step, op, **kwargs)
@@ -164,7 +171,7 @@ def open_side(manager: CheckpointManager, step: str, op: str, version: int | Non
     if entry is None or hashes is None:
         label = "" if number is None else f" version {number}"
         where = os.fspath(manager.intermediate_dir)
-        raise LookupError(f"no checkpoint {step}/{op}{label} in {where}")
+        raise NoSuchVersionError(f"no checkpoint {step}/{op}{label} in {where}")
     return Side(
         manager, step, op, number, int(entry["num_rows"]), list(entry["column_names"]), hashes
     )
