@@ -293,7 +293,29 @@ def test_only_the_rows_that_differ_are_read(tmp_path: Path, reads: list[Any]) ->
     assert sorted(reads) == [(10, 1), (10, 1), (1500, 1), (1500, 1), (2990, 1), (2990, 1)]
 
 
-def test_first_reads_only_the_records_it_returns(tmp_path: Path, reads: list[Any]) -> None:
+def test_a_side_read_whole_gives_the_same_diff(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[Any]
+) -> None:
+    from docetl_checkpoint.history import sides
+
+    old = docs(300)
+    new = [dict(r, n=-r["n"]) if r["id"] % 3 else r for r in old] + [{"id": 900}]
+    result = diff_of(tmp_path, old, new)
+    assert result.changed == 200 and result.added == 1
+    whole = result.to_arrow()
+    assert reads == [], "every third row differs: both versions are read whole"
+    monkeypatch.setattr(sides, "WHOLE_READ_MAX_ROWS", 0)  # by row ranges only
+    by_ranges = diff_of(tmp_path / "2", old, new)
+    assert by_ranges.to_arrow().equals(whole)
+    assert sorted(reads) == [(1, 299), (1, 300)], "rows 1-299 of the old, 1-300 of the new"
+
+
+def test_first_reads_only_the_records_it_returns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reads: list[Any]
+) -> None:
+    from docetl_checkpoint.history import sides
+
+    monkeypatch.setattr(sides, "WHOLE_READ_MAX_ROWS", 0)  # small: it would read whole
     old = docs(400)
     new = [dict(r, n=-1) for r in old[:300]] + [{"id": 1000 + i} for i in range(50)]
     result = diff_of(tmp_path, old, new)

@@ -29,6 +29,14 @@ ROW_GAP = 64
 # ranges read at once
 READERS = max(1, min(4, os.cpu_count() or 1))
 
+# Measured (release build, benchmarks/history.py's store): a `load_rows` call
+# costs ~1.6 ms plus ~0.025 ms a row (it checks each row against its record hash
+# and reads values from segments piecemeal); a whole `load` ~0.007 ms a row (files
+# checked by checksum, segments read whole and cached). A side whose ranges would
+# cost more is read whole, up to this many rows (a whole read holds them all).
+CALL_MS, RANGE_ROW_MS, WHOLE_ROW_MS = 1.6, 0.025, 0.007
+WHOLE_READ_MAX_ROWS = 50_000
+
 
 class NoSuchVersionError(ValueError, LookupError):
     """The checkpoint, or the version of it asked for, does not exist (a
@@ -75,6 +83,12 @@ class Side:
         """The exact records at `indexes`, reading only the row ranges that hold them."""
         return read_rows([(self, indexes)])[0]
 
+    def _load_all(self) -> list[Record]:
+        records = self.manager.load(self.step, self.op, **self._version())
+        if records is None or len(records) != self.num_rows:
+            raise self._gone()
+        return records
+
     def _load(self, span: tuple[int, int]) -> list[Record]:
         start, stop = span
         chunk = core(self.manager).load_rows(
@@ -86,20 +100,38 @@ class Side:
 
 
 def read_rows(wanted: list[tuple[Side, Sequence[int]]]) -> list[dict[int, Record]]:
-    """For each (side, row indexes): {index: record}. The row ranges of every side
-    are read at once on a few threads (the store reads and decodes without the GIL)."""
+    """For each (side, row indexes): {index: record}. Each side is read by row
+    ranges, or whole when that is cheaper; everything at once on a few threads
+    (the store reads and decodes without the GIL)."""
     rows = [sorted(set(indexes)) for _, indexes in wanted]
-    jobs = [(n, span) for n, (side, _) in enumerate(wanted) for span in ranges(rows[n], ROW_GAP)]
+    jobs: list[tuple[int, tuple[int, int] | None]] = []  # (side, range; None: whole)
+    for n, (side, _) in enumerate(wanted):
+        spans = ranges(rows[n], ROW_GAP)
+        jobs += [(n, None)] if read_whole(side, spans) else [(n, span) for span in spans]
+
+    def run(job: tuple[int, tuple[int, int] | None]) -> list[Record]:
+        side, span = wanted[job[0]][0], job[1]
+        return side._load_all() if span is None else side._load(span)
+
     if len(jobs) > 1:
         with ThreadPoolExecutor(min(len(jobs), READERS)) as pool:
-            chunks = list(pool.map(lambda job: wanted[job[0]][0]._load(job[1]), jobs))
+            chunks = list(pool.map(run, jobs))
     else:
-        chunks = [wanted[n][0]._load(span) for n, span in jobs]
+        chunks = [run(job) for job in jobs]
     out: list[dict[int, Record]] = [{} for _ in wanted]
-    for (n, (start, stop)), chunk in zip(jobs, chunks, strict=True):
+    for (n, span), chunk in zip(jobs, chunks, strict=True):
+        start, stop = span or (0, len(chunk))
         for i in wanted_in(rows[n], start, stop):
             out[n][i] = chunk[i - start]
     return out
+
+
+def read_whole(side: Side, spans: list[tuple[int, int]]) -> bool:
+    """True when one whole read of `side` costs less than reading `spans`."""
+    if not spans or side.num_rows > WHOLE_READ_MAX_ROWS:
+        return False
+    by_ranges = len(spans) * CALL_MS + sum(b - a for a, b in spans) * RANGE_ROW_MS
+    return side.num_rows * WHOLE_ROW_MS < by_ranges
 
 
 def core(manager: CheckpointManager) -> Any:
