@@ -48,6 +48,8 @@ def anchors(old: Sequence[bytes], new: Sequence[bytes]) -> list[Pair]:
         for i, h in enumerate(old)
         if h in once_old and h in once_new and h not in repeated_new
     ]
+    if all(a[1] < b[1] for a, b in zip(common, common[1:], strict=False)):
+        return common  # nothing moved: the whole chain (the usual rerun)
     return longest_increasing(common)
 
 
@@ -108,9 +110,10 @@ def key_candidates(old: Side, new: Side) -> list[str]:
     return ranked
 
 
-def why_not_unique(side: Side, name: str) -> str | None:
+def why_not_unique(side: Side, name: str, explain: bool = True) -> str | None:
     """Why field `name` of `side` cannot match records, or None when it can:
-    every record has a scalar value for it, and no two the same."""
+    every record has a scalar value for it, and no two the same. Without
+    `explain`, a repeated value is not shown (showing it may read a record)."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -124,6 +127,8 @@ def why_not_unique(side: Side, name: str) -> str | None:
         return None
     counts = pc.value_counts(column)
     repeated = counts.filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) and not explain:
+        return "a value is in several records"
     if len(repeated):
         first = repeated[0].as_py()
         shown = first["values"]
@@ -198,6 +203,6 @@ def choose_key(old: Side, new: Side, key: str | None) -> str | None:
                 )
         return key
     for name in key_candidates(old, new):
-        if why_not_unique(old, name) is None and why_not_unique(new, name) is None:
+        if why_not_unique(old, name, False) is None and why_not_unique(new, name, False) is None:
             return name
     return None

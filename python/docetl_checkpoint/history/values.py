@@ -55,6 +55,8 @@ def same_value(a: Any, b: Any) -> bool:
         return True
     if type(a) is not type(b):
         return False
+    if type(a) is str:  # most values
+        return bool(a == b)
     if isinstance(a, float):
         if a != a:  # NaN: the store keeps one NaN
             return bool(b != b)
