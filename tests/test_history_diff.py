@@ -115,6 +115,15 @@ def test_positional_pairs_within_the_gap_a_change_is_in(tmp_path: Path) -> None:
     assert result.added_rows == [5] and result.removed_rows == []
 
 
+def test_positional_pairing_ignores_a_moved_record(tmp_path: Path) -> None:
+    old = [{"x": i} for i in range(6)]
+    # x=3 moved to the front (unchanged), x=1 rewritten in place
+    new = [{"x": 3}, {"x": 0}, {"x": 10}, {"x": 2}, {"x": 4}, {"x": 5}]
+    result = diff_of(tmp_path, old, new)
+    assert result.unchanged == 5
+    assert result.changed_rows == [(1, 2)] and not result.added_rows and not result.removed_rows
+
+
 def test_duplicates_compare_as_multisets(tmp_path: Path) -> None:
     old = [{"x": 1}, {"x": 2}, {"x": 2}, {"x": 2}]
     new = [{"x": 2}, {"x": 1}, {"x": 1}]
