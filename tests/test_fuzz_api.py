@@ -115,6 +115,9 @@ CALLS: dict[str, Callable[[CheckpointManager, st.DataObject], Any]] = {
     "table(version)": lambda m, d: m.table("s", "o", d.draw(COLUMNS), version=d.draw(VERSIONS)),
     "reader(version)": lambda m, d: iter(m.reader("s", "o", version=d.draw(VERSIONS)) or []),
     "versions": lambda m, d: m.versions(d.draw(TEXT), d.draw(TEXT)),
+    "records_at": lambda m, d: m.records_at(
+        "s", "o", d.draw(st.lists(INTS, max_size=4)), version=d.draw(VERSIONS)
+    ),
     "pin": lambda m, d: m.pin("s", d.draw(TEXT), d.draw(VERSIONS)),
     "unpin": lambda m, d: m.unpin(d.draw(TEXT), "o", d.draw(VERSIONS)),
     "pin_run": lambda m, d: m.pin_run(d.draw(TEXT)),

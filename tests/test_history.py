@@ -341,3 +341,24 @@ def test_recover_cannot_tell_a_deleted_checkpoint_from_a_live_one(tmp_path: Path
     (tmp_path / STORE_DIR / "manifest.json").unlink()
     assert m.recover()["restored"] == [("s", "kept")]
     assert m.load("s", "kept") == records("k") and m.load("s", "collected") is None
+
+
+def test_records_at_reads_chosen_rows_of_a_version(tmp_path: Path) -> None:
+    m = CheckpointManager(tmp_path)
+    old = records("old", 5000)  # several row groups
+    m.save("s", "map", old)
+    m.save("s", "map", records("new", 10))
+    assert m.records_at("s", "map", [4999, 0, 2048, 0], version=1) == [
+        old[4999],
+        old[0],
+        old[2048],
+        old[0],
+    ]
+    assert m.records_at("s", "map", [], version=1) == []
+    assert m.records_at("s", "map", [9]) == [records("new", 10)[9]]
+    assert m.records_at("s", "nope", [0]) is None
+    assert m.records_at("s", "map", [0], version=7) is None
+    with pytest.raises(ValueError, match="row 10 of s/map: it has 10 rows"):
+        m.records_at("s", "map", [10])
+    with pytest.raises(ValueError, match="row"):
+        m.records_at("s", "map", [-1])

@@ -272,22 +272,16 @@ def test_to_arrow_has_one_row_per_field(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def reads(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
-    """(start, n) of every `load_rows` call the diff makes."""
-    from docetl_checkpoint.history import sides
+def reads(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
+    """The rows of every `records_at` call the diff makes (whole loads are not)."""
+    calls: list[list[int]] = []
+    real = CheckpointManager.records_at
 
-    calls: list[tuple[int, int]] = []
-    real = sides.core
+    def spy(self: CheckpointManager, step: str, op: str, rows: list[int], **kw: Any) -> Any:
+        calls.append(list(rows))
+        return real(self, step, op, rows, **kw)
 
-    class Spy:
-        def __init__(self, store: Any) -> None:
-            self.store = store
-
-        def load_rows(self, step: str, op: str, start: int, n: int, **kw: Any) -> Any:
-            calls.append((start, n))
-            return self.store.load_rows(step, op, start, n, **kw)
-
-    monkeypatch.setattr(sides, "core", lambda manager: Spy(real(manager)))
+    monkeypatch.setattr(CheckpointManager, "records_at", spy)
     return calls
 
 
@@ -299,7 +293,7 @@ def test_only_the_rows_that_differ_are_read(tmp_path: Path, reads: list[Any]) ->
     result = diff_of(tmp_path, old, new)
     assert result.changed == 3 and reads == [], "counting reads no record"
     assert len(result.changes) == 3
-    assert sorted(reads) == [(10, 1), (10, 1), (1500, 1), (1500, 1), (2990, 1), (2990, 1)]
+    assert reads == [[10, 1500, 2990], [10, 1500, 2990]], "those rows of each side, once"
 
 
 def test_a_side_read_whole_gives_the_same_diff(
@@ -313,10 +307,11 @@ def test_a_side_read_whole_gives_the_same_diff(
     assert result.changed == 200 and result.added == 1
     whole = result.to_arrow()
     assert reads == [], "every third row differs: both versions are read whole"
-    monkeypatch.setattr(sides, "WHOLE_READ_MAX_ROWS", 0)  # by row ranges only
-    by_ranges = diff_of(tmp_path / "2", old, new)
-    assert by_ranges.to_arrow().equals(whole)
-    assert sorted(reads) == [(1, 299), (1, 300)], "rows 1-299 of the old, 1-300 of the new"
+    monkeypatch.setattr(sides, "WHOLE_READ_MAX_ROWS", 0)  # by rows only
+    by_rows = diff_of(tmp_path / "2", old, new)
+    assert by_rows.to_arrow().equals(whole)
+    changed = [i for i in range(300) if i % 3]
+    assert sorted(reads) == [changed, [*changed, 300]], "the changed rows, and the added one"
 
 
 def test_first_reads_only_the_records_it_returns(
@@ -330,7 +325,7 @@ def test_first_reads_only_the_records_it_returns(
     result = diff_of(tmp_path, old, new)
     assert (result.changed, result.added, result.removed) == (300, 50, 100)
     first = result.first(2)
-    assert sorted(reads) == [(0, 2), (0, 2), (300, 2), (300, 2)], "old and new rows 0-1, 300-301"
+    assert reads == [[0, 1, 300, 301], [0, 1, 300, 301]], "old and new rows 0-1, 300-301"
     assert [(c["change"], c["key"]) for c in first] == [
         ("changed", 0),
         ("changed", 1),

@@ -107,6 +107,7 @@ ENTRY_POINTS: dict[str, Callable[[Any, Path], Any]] = {
     "load": lambda s, d: s.load("a", "b"),
     "head": lambda s, d: s.head("a", "b", 1),
     "load_rows": lambda s, d: s.load_rows("a", "b", 0, 1),
+    "load_rows_at": lambda s, d: s.load_rows_at("a", "b", [0]),
     "table": lambda s, d: s.table("a", "b"),
     "sample": lambda s, d: s.sample("a", "b", 1),
     "reader": lambda s, d: s.reader("a", "b"),

@@ -58,6 +58,9 @@ class Store:
     def load_rows(
         self, step: str, op: str, start: int, n: int, version: int | None = None
     ) -> list[dict[str, Any]] | None: ...
+    def load_rows_at(
+        self, step: str, op: str, rows: list[int], version: int | None = None
+    ) -> list[dict[str, Any]] | None: ...
     def table(
         self, step: str, op: str, columns: list[str] | None = None, version: int | None = None
     ) -> pyarrow.Table | None: ...

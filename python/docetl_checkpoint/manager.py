@@ -298,6 +298,15 @@ class CheckpointManager:
                 raise CheckpointError(f"checkpoint {step}/{op} was deleted while it was read")
             yield from chunk
 
+    def records_at(
+        self, step: str, op: str, rows: builtins.list[int], version: int | None = None
+    ) -> builtins.list[Record] | None:
+        """The records at row indexes `rows` (in that order), reading only the
+        row groups that hold them, each checked against its record hash; None
+        when there is no such checkpoint. A row past the end is a ValueError."""
+        rows = [count(r, "row") for r in rows]
+        return self._store.load_rows_at(step, op, rows, version_arg(version))
+
     def table(
         self,
         step: str,

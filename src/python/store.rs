@@ -210,6 +210,50 @@ impl Store {
         })
     }
 
+    /// The records at row indexes `rows` (any order, repeats allowed), read
+    /// in one pass over the row groups holding them; each checked against its
+    /// record hash. None when there is no such checkpoint.
+    #[pyo3(signature = (step, op, rows, version=None))]
+    fn load_rows_at<'py>(
+        &self,
+        py: Python<'py>,
+        step: &str,
+        op: &str,
+        rows: Vec<usize>,
+        version: Option<i64>,
+    ) -> PyResult<Option<Bound<'py, PyList>>> {
+        guarded("load_rows_at", || {
+            let mut picked = rows.clone();
+            picked.sort_unstable();
+            picked.dedup();
+            let loaded = py.detach(|| -> crate::error::Result<_> {
+                let Some(entry) = self.inner.entry_at(step, op, version)? else {
+                    return Ok(None);
+                };
+                if let Some(&bad) = picked.iter().find(|&&r| r as u64 >= entry.num_rows) {
+                    return Err(crate::error::Error::InvalidValue(format!(
+                        "row {bad} of {step}/{op}: it has {} rows",
+                        entry.num_rows
+                    )));
+                }
+                // the version found: a save meanwhile must not move a relative one
+                let at = Some(entry.version as i64);
+                self.inner
+                    .read_columns(step, op, at, ReadMode::Pick(&picked), None)
+            })?;
+            let Some(loaded) = loaded else {
+                return Ok(None);
+            };
+            let records = convert_out::records(py, &loaded, &self.strings)?;
+            let out = PyList::empty(py);
+            for row in &rows {
+                let at = picked.binary_search(row).unwrap_or_default();
+                out.append(records.get_item(at)?)?;
+            }
+            Ok(Some(out))
+        })
+    }
+
     #[pyo3(signature = (step, op, columns=None, version=None))]
     fn table(
         &self,

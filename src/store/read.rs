@@ -18,7 +18,7 @@ use super::Store;
 use crate::canonical::{self, Hash};
 use crate::checkpoint_file::{self, FileMeta, RareMeta};
 use crate::encode::ColumnKind;
-use crate::error::{Error, Result};
+use crate::error::{DecodeContext, Error, Result};
 use crate::manifest::{Entry, Manifest};
 use crate::names;
 use crate::parquet_io::{self, ReadPlan};
@@ -26,7 +26,7 @@ use crate::segment::{SegmentValues, Stored, ValueTable};
 
 /// How much of a checkpoint to read.
 #[derive(Clone, Copy, Debug)]
-pub enum ReadMode {
+pub enum ReadMode<'a> {
     /// Every row; the file is checked against its recorded checksum.
     All,
     /// The first n rows only; each row is checked against its record hash.
@@ -34,6 +34,10 @@ pub enum ReadMode {
     /// `len` rows from row `start` (a streaming reader's step); each row is
     /// checked against its record hash, values are read without caching.
     Rows { start: usize, len: usize },
+    /// These rows (ascending, distinct, each below the row count), in that
+    /// order: only the row groups holding them are decoded; each row is
+    /// checked against its record hash.
+    Pick(&'a [usize]),
 }
 
 /// A column's arrays, downcast once.
@@ -153,6 +157,7 @@ impl Store {
                         let (groups, offset) = row_groups_for(rows, start, len);
                         (Some(groups), Some(offset), Some(len))
                     }
+                    ReadMode::Pick(picked) => (Some(groups_holding(rows, picked)), None, None),
                 };
                 let plan = ReadPlan {
                     row_groups,
@@ -160,7 +165,12 @@ impl Store {
                     limit,
                     columns,
                 };
-                (file.decode(plan)?, layout, table)
+                let meta = file.meta.metadata().clone();
+                let mut batch = file.decode(plan)?;
+                if let ReadMode::Pick(picked) = mode {
+                    batch = pick_rows(&path, &meta, picked, &batch)?;
+                }
+                (batch, layout, table)
             }
         };
         let projected = keys.is_some();
@@ -184,7 +194,7 @@ impl Store {
                     self.cache.put(&seg.file, values.clone());
                     values
                 }
-                (ReadMode::Head(_) | ReadMode::Rows { .. }, None) => {
+                (ReadMode::Head(_) | ReadMode::Rows { .. } | ReadMode::Pick(_), None) => {
                     let file = self.storage.open_parquet(&seg.file, seg.bytes)?;
                     Arc::new(SegmentValues::read_partial(file, wanted)?)
                 }
@@ -319,6 +329,48 @@ fn row_groups_for(
         first_row = end;
     }
     (groups, offset)
+}
+
+/// The row groups holding any of `picked` (ascending).
+fn groups_holding(meta: &parquet::file::metadata::ParquetMetaData, picked: &[usize]) -> Vec<usize> {
+    let (mut first_row, mut groups) = (0usize, Vec::new());
+    for g in 0..meta.num_row_groups() {
+        let end = first_row + meta.row_group(g).num_rows() as usize;
+        let lo = picked.partition_point(|&r| r < first_row);
+        if picked.get(lo).is_some_and(|&r| r < end) {
+            groups.push(g);
+        }
+        first_row = end;
+    }
+    groups
+}
+
+/// The `picked` rows of a batch decoded from `groups_holding(picked)`.
+fn pick_rows(
+    path: &Path,
+    meta: &parquet::file::metadata::ParquetMetaData,
+    picked: &[usize],
+    batch: &RecordBatch,
+) -> Result<RecordBatch> {
+    // each picked row's position among the decoded groups' rows
+    let (mut first_row, mut decoded, mut local) =
+        (0usize, 0usize, Vec::with_capacity(picked.len()));
+    for g in 0..meta.num_row_groups() {
+        let rows = meta.row_group(g).num_rows() as usize;
+        let lo = picked.partition_point(|&r| r < first_row);
+        let hi = picked.partition_point(|&r| r < first_row + rows);
+        if lo < hi {
+            local.extend(
+                picked[lo..hi]
+                    .iter()
+                    .map(|&r| (r - first_row + decoded) as u32),
+            );
+            decoded += rows;
+        }
+        first_row += rows;
+    }
+    let indices = arrow_array::UInt32Array::from(local);
+    arrow_select::take::take_record_batch(batch, &indices).decoding(path)
 }
 
 /// Row groups covering the first `n` rows.

@@ -22,20 +22,16 @@ if TYPE_CHECKING:
 
 Record = dict[str, Any]
 
-# Rows closer than this are read in one `load_rows` call: each call decodes a
-# row group and reads its values again, so reading a few rows too many is cheaper
-# than a second call (see benchmarks/history.py).
-ROW_GAP = 64
-# ranges read at once
-READERS = max(1, min(4, os.cpu_count() or 1))
-
-# Measured (release build, benchmarks/history.py's store): a `load_rows` call
-# costs ~1.6 ms plus ~0.025 ms a row (it checks each row against its record hash
-# and reads values from segments piecemeal); a whole `load` ~0.007 ms a row (files
-# checked by checksum, segments read whole and cached). A side whose ranges would
-# cost more is read whole, up to this many rows (a whole read holds them all).
-CALL_MS, RANGE_ROW_MS, WHOLE_ROW_MS = 1.6, 0.025, 0.007
+# Measured (release build, benchmarks/history.py's store): reading chosen rows
+# (`records_at`: the row groups holding them, each row checked against its
+# record hash, values read piecemeal) costs ~0.025 ms a row; a whole `load`
+# ~0.007 ms a row (the file checked by checksum, segments read whole and
+# cached). A side is read whole when that is cheaper, up to this many rows (a
+# whole read holds them all).
+PICK_ROW_MS, WHOLE_ROW_MS = 0.025, 0.007
 WHOLE_READ_MAX_ROWS = 50_000
+# sides read at once
+READERS = max(1, min(4, os.cpu_count() or 1))
 
 
 class NoSuchVersionError(ValueError, LookupError):
@@ -89,55 +85,39 @@ class Side:
             raise self._gone()
         return records
 
-    def _load(self, span: tuple[int, int]) -> list[Record]:
-        start, stop = span
-        chunk = core(self.manager).load_rows(
-            self.step, self.op, start, stop - start, **self._version()
-        )
-        if chunk is None or len(chunk) != stop - start:
+    def _pick(self, rows: list[int]) -> list[Record]:
+        chunk = self.manager.records_at(self.step, self.op, rows, **self._version())
+        if chunk is None or len(chunk) != len(rows):
             raise self._gone()
-        return list(chunk)
+        return chunk
 
 
 def read_rows(wanted: list[tuple[Side, Sequence[int]]]) -> list[dict[int, Record]]:
-    """For each (side, row indexes): {index: record}. Each side is read by row
-    ranges, or whole when that is cheaper; everything at once on a few threads
-    (the store reads and decodes without the GIL)."""
+    """For each (side, row indexes): {index: record}. Each side is read in one
+    pass over the row groups holding its rows, or whole when that is cheaper;
+    the sides at once on a few threads (the store reads without the GIL)."""
     rows = [sorted(set(indexes)) for _, indexes in wanted]
-    jobs: list[tuple[int, tuple[int, int] | None]] = []  # (side, range; None: whole)
-    for n, (side, _) in enumerate(wanted):
-        spans = ranges(rows[n], ROW_GAP)
-        jobs += [(n, None)] if read_whole(side, spans) else [(n, span) for span in spans]
 
-    def run(job: tuple[int, tuple[int, int] | None]) -> list[Record]:
-        side, span = wanted[job[0]][0], job[1]
-        return side._load_all() if span is None else side._load(span)
+    def run(n: int) -> dict[int, Record]:
+        side = wanted[n][0]
+        if not rows[n]:
+            return {}
+        if read_whole(side, rows[n]):
+            records = side._load_all()
+            return {i: records[i] for i in rows[n]}
+        return dict(zip(rows[n], side._pick(rows[n]), strict=True))
 
-    if len(jobs) > 1:
-        with ThreadPoolExecutor(min(len(jobs), READERS)) as pool:
-            chunks = list(pool.map(run, jobs))
-    else:
-        chunks = [run(job) for job in jobs]
-    out: list[dict[int, Record]] = [{} for _ in wanted]
-    for (n, span), chunk in zip(jobs, chunks, strict=True):
-        start, stop = span or (0, len(chunk))
-        for i in wanted_in(rows[n], start, stop):
-            out[n][i] = chunk[i - start]
-    return out
+    if len(wanted) > 1:
+        with ThreadPoolExecutor(min(len(wanted), READERS)) as pool:
+            return list(pool.map(run, range(len(wanted))))
+    return [run(n) for n in range(len(wanted))]
 
 
-def read_whole(side: Side, spans: list[tuple[int, int]]) -> bool:
-    """True when one whole read of `side` costs less than reading `spans`."""
-    if not spans or side.num_rows > WHOLE_READ_MAX_ROWS:
+def read_whole(side: Side, rows: list[int]) -> bool:
+    """True when one whole read of `side` costs less than reading `rows`."""
+    if side.num_rows > WHOLE_READ_MAX_ROWS:
         return False
-    by_ranges = len(spans) * CALL_MS + sum(b - a for a, b in spans) * RANGE_ROW_MS
-    return side.num_rows * WHOLE_ROW_MS < by_ranges
-
-
-def core(manager: CheckpointManager) -> Any:
-    """The Rust store behind a manager: `load_rows` (rows start..start+n of a
-    version) is the core's; the manager does not expose it."""
-    return manager._store
+    return side.num_rows * WHOLE_ROW_MS < len(rows) * PICK_ROW_MS
 
 
 def ranges(sorted_indexes: Sequence[int], gap: int) -> list[tuple[int, int]]:
@@ -149,13 +129,6 @@ def ranges(sorted_indexes: Sequence[int], gap: int) -> list[tuple[int, int]]:
         else:
             out.append((i, i + 1))
     return out
-
-
-def wanted_in(sorted_indexes: list[int], start: int, stop: int) -> list[int]:
-    from bisect import bisect_left
-
-    lo, hi = bisect_left(sorted_indexes, start), bisect_left(sorted_indexes, stop)
-    return sorted_indexes[lo:hi]
 
 
 def resolve_version(manager: CheckpointManager, step: str, op: str, version: int) -> int:
