@@ -268,3 +268,17 @@ def test_rare_keys_on_an_object_store_layout(tmp_path: Path) -> None:
     assert reader is not None
     assert reader.read_all().equals(mgr.table("s", "o", columns=["big", "id"]))
     assert mgr.verify()["ok"]
+
+
+def test_manifest_and_footer_do_not_grow_with_rare_keys(store_dir: Path) -> None:
+    mgr = CheckpointManager(str(store_dir))
+    sizes = []
+    for n in (1_000, 8_000):
+        path = mgr.save("s", f"o{n}", one_key_each(n))
+        layout = pq.read_schema(path).metadata[b"docetl_checkpoint"]
+        assert b"key_1" not in layout  # rare keys are not listed past 64
+        sizes.append(len(layout))
+    assert sizes[1] - sizes[0] < 100  # the row count's digits, not 7,000 more keys
+    manifest = (store_dir / ".docetl_checkpoint" / "manifest.json").read_text()
+    assert "key_1" not in manifest
+    assert len(manifest) < 4_000
