@@ -105,6 +105,20 @@ def test_diff_text_side_by_side_with_marks(two_ops: Path, capsys: Any) -> None:
     assert "[-5-]" in n and '{+"5"+}' in n, "a type change is marked whole"
 
 
+def test_many_changed_words_still_show_what_fits(tmp_path: Path, capsys: Any) -> None:
+    """Each changed word's marks take columns: a rewrite of every word shows the
+    first words that fit, not an empty cell."""
+    manager = CheckpointManager(tmp_path / "store")
+    manager.save("s", "old", [{"id": 1, "text": " ".join(f"w{i}" for i in range(200))}])
+    manager.save("s", "new", [{"id": 1, "text": " ".join(f"v{i}" for i in range(200))}])
+    code, out, _ = run(capsys, "diff", tmp_path / "store", "s", "old", "--to", "s", "new")
+    assert code == 0
+    text = next(line for line in out.splitlines() if line.startswith("    text  "))
+    old, new = text.split(" │ ")
+    assert "[-w0-] [-w1-]" in old and "{+v0+} {+v1+}" in new
+    assert all(display_width(line) <= 100 for line in out.splitlines())
+
+
 def test_diff_colour_only_on_a_terminal_without_no_color(
     two_ops: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from docetl_checkpoint.cli import render
-from docetl_checkpoint.history.words import Segment, changed_segments, clip, cut_segments
+from docetl_checkpoint.history.words import Segment, changed_segments, clip
 
 
 @dataclass(frozen=True)
@@ -54,12 +54,40 @@ def side_by_side(old: Any, new: Any, width: int, style: Marks, mark: str) -> tup
 def paint(
     segments: list[Segment], width: int, ends: tuple[str, str], style: Marks, mark: str
 ) -> str:
+    """The pieces that fit in `width` columns, changed ones between `ends` (whose
+    characters take columns only when they are plain-text marks), then `mark`
+    when the rest is left out."""
     extra = sum(len(e) for e in ends) if style.width_counts else 0
-    changed = sum(1 for c, _ in segments if c)
-    room = max(1, width - extra * changed)
-    fitted = cut_segments(segments, room, render.display_width, mark)
-    text = "".join(f"{ends[0]}{t}{ends[1]}" if c else t for c, t in fitted)
+    total = sum(render.display_width(t) + (extra if c else 0) for c, t in segments)
+    room = width if total <= width else max(1, width - render.display_width(mark))
+    parts: list[str] = []
+    for changed, text in segments:
+        cost = extra if changed else 0
+        fitted = fit(text, room - cost)
+        if fitted:
+            parts.append(f"{ends[0]}{fitted}{ends[1]}" if changed else fitted)
+            room -= render.display_width(fitted) + cost
+        if fitted != text:
+            parts.append(mark)
+            break
+    text = "".join(parts)
     return text + " " * max(0, width - visible_width(text, style))
+
+
+def fit(text: str, width: int) -> str:
+    """The longest start of `text` that takes at most `width` columns."""
+    if width <= 0:
+        return ""
+    if render.display_width(text) <= width:
+        return text
+    lo, hi = 0, len(text)
+    while lo < hi:  # the longest prefix that fits: a binary search
+        mid = (lo + hi + 1) // 2
+        if render.display_width(text[:mid]) <= width:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo]
 
 
 def visible_width(text: str, style: Marks) -> int:
