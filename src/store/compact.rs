@@ -94,7 +94,7 @@ impl Store {
             .storage
             .local_root()
             .map(|_| Bytes::from(hash_index::write(entries)));
-        let (_, applied) = self.commit_planned("compact", |manifest| {
+        let (committed, applied) = self.commit_planned("compact", |manifest| {
             // the run must be there as it was read: else leave it
             let here = run
                 .iter()
@@ -134,7 +134,8 @@ impl Store {
         }
         for seg in run {
             self.storage.remove(&seg.file)?;
-            if let Some(index) = &seg.index {
+            // an index file a save merged may still cover segments outside the run
+            if let Some(index) = seg.index.as_ref().filter(|i| !names_index(&committed, i)) {
                 self.storage.remove(index)?;
             }
         }
@@ -148,6 +149,14 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Whether a segment of `manifest` names the index file `name`.
+pub(super) fn names_index(manifest: &Manifest, name: &str) -> bool {
+    manifest
+        .segments
+        .iter()
+        .any(|s| s.index.as_deref() == Some(name))
 }
 
 /// Runs of segments, adjacent in id order and not compacted, of up to

@@ -82,7 +82,8 @@ impl Store {
                 report.files_removed += 1;
                 report.bytes_freed += seg.bytes as i64;
             }
-            if let Some(index) = &seg.index {
+            let shared = |i: &&String| super::compact::names_index(&manifest, i);
+            if let Some(index) = seg.index.as_ref().filter(|i| !shared(i)) {
                 report.files_removed += self.storage.remove(index)? as u64;
             }
         }
