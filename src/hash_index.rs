@@ -373,7 +373,7 @@ mod tests {
         assert!(index.get(&sorted[130]).is_err());
         assert_eq!(
             index.get(&sorted[5]).expect("block 0 is intact"),
-            Some({ (0..300).find(|&i| hash(i) == sorted[5]).expect("there") })
+            Some((0..300).find(|&i| hash(i) == sorted[5]).expect("there"))
         );
         std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("w");
         assert!(IndexFile::open(&path).is_err());

@@ -55,6 +55,8 @@ pub(super) struct ValueIndex {
     segments: HashSet<String>,
     /// Persisted indexes, by name.
     files: HashMap<String, Covered>,
+    /// Index files found damaged or missing: their segments were read.
+    unreadable: HashSet<String>,
 }
 
 /// The persisted index a save writes beside its new segment.
@@ -62,6 +64,9 @@ pub(super) struct NewIndex {
     pub bytes: Bytes,
     /// Index files it replaces: every segment naming one names the new file.
     pub replaces: Vec<String>,
+    /// Segments with no readable index that it covers (their hashes were
+    /// read into the map): they name the new file too.
+    pub adopts: Vec<String>,
 }
 
 impl Store {
@@ -89,6 +94,7 @@ impl Store {
             if !index.files.contains_key(name) {
                 // unreadable or damaged: the segment is read instead
                 let Ok(file) = IndexFile::open(&self.data_path(name)) else {
+                    index.unreadable.insert(name.clone());
                     continue;
                 };
                 let file = Arc::new(file);
@@ -145,6 +151,7 @@ impl Store {
         let Some(name) = damaged else {
             return Ok(None);
         };
+        index.unreadable.insert(name.clone());
         if let Some(covered) = index.files.remove(&name) {
             let members: Vec<&Segment> = covered.members.iter().collect();
             self.read_segments(index, &members)?;
@@ -154,20 +161,42 @@ impl Store {
 
     /// The index file of a save's new values (`fresh`, ids ascending), with
     /// the index files of the newest segments of `manifest` merged in while
-    /// each holds no more entries than merged so far. None on object stores.
+    /// each holds no more entries than merged so far, and the entries of
+    /// segments without a readable index (a store of an earlier release, a
+    /// segment gc rewrote, a damaged file), which this save read anyway: the
+    /// next process finds them in a file. None on object stores.
     pub(super) fn new_index(
         &self,
         index: &ValueIndex,
         manifest: &Manifest,
         fresh: Vec<(Hash, u64)>,
     ) -> Result<Option<NewIndex>> {
-        if self.storage.local_root().is_none() || fresh.is_empty() {
+        if self.storage.local_root().is_none() {
             return Ok(None);
         }
+        let mut entries = fresh;
+        let no_index = |s: &&Segment| match &s.index {
+            None => true,
+            Some(name) => index.unreadable.contains(name),
+        };
+        let adopted: Vec<Segment> = manifest.segments.iter().filter(no_index).cloned().collect();
+        if !adopted.is_empty() {
+            let known = index.ids.iter().filter(|(_, &id)| covers(&adopted, id));
+            entries.extend(known.map(|(h, id)| (*h, *id)));
+        }
+        if entries.is_empty() {
+            return Ok(None);
+        }
+        let mut replaces: Vec<String> = (adopted.iter()).filter_map(|s| s.index.clone()).collect();
+        replaces.dedup();
         // index files by their newest segment, newest first
         let mut groups: Vec<(&str, u64, Vec<Segment>)> = Vec::new();
         for seg in &manifest.segments {
-            let Some(name) = seg.index.as_deref() else {
+            let Some(name) = seg
+                .index
+                .as_deref()
+                .filter(|n| !index.unreadable.contains(*n))
+            else {
                 continue;
             };
             match groups.iter_mut().find(|g| g.0 == name) {
@@ -179,8 +208,6 @@ impl Store {
             }
         }
         groups.sort_by_key(|g| std::cmp::Reverse(g.1));
-        let mut entries = fresh;
-        let mut replaces = Vec::new();
         for (name, _, members) in groups {
             let count: u64 = members.iter().map(|s| s.count).sum();
             if count > entries.len() as u64 {
@@ -200,6 +227,7 @@ impl Store {
         Ok(Some(NewIndex {
             bytes: Bytes::from(hash_index::write(entries)),
             replaces,
+            adopts: adopted.into_iter().map(|s| s.file).collect(),
         }))
     }
 
@@ -209,13 +237,14 @@ impl Store {
     /// manifest names, which gc removes).
     pub(super) fn index_committed(
         &self,
-        segment: &str,
-        fresh: &[(Hash, u64)],
+        segment: Option<(String, Vec<(Hash, u64)>)>,
         replaced: &[String],
     ) {
         let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
-        if index.segments.insert(segment.to_string()) {
-            index.ids.extend(fresh.iter().copied());
+        if let Some((segment, fresh)) = segment {
+            if index.segments.insert(segment) {
+                index.ids.extend(fresh);
+            }
         }
         for name in replaced {
             let _ = self.storage.remove(name);

@@ -284,6 +284,23 @@ fn a_damaged_or_missing_index_makes_a_save_read_the_segments() {
         "no value stored twice"
     );
     assert_eq!(texts_of(&fresh, "s", "missing"), want);
+    // that save (it read the segments) indexed them: the next process reads none
+    assert!(fresh
+        .manifest()
+        .expect("m")
+        .segments
+        .iter()
+        .all(|s| s.index.is_some()));
+    assert_eq!(index_files(dir.path()), named_indexes(&fresh));
+    let moved = segments_aside(&fresh);
+    let next = Store::open(dir.path());
+    let more = records_of(&texts(61), &[60, 1, 2]);
+    next.save("s", "next", &more, BTreeMap::new())
+        .expect("reads no segment");
+    for (file, aside) in &moved {
+        std::fs::rename(aside, file).expect("back");
+    }
+    assert_eq!(next.stats().expect("stats").stored_values, 61);
 }
 
 #[test]

@@ -87,6 +87,15 @@ impl Store {
             stats.dataset_size_bytes += s.bytes;
         }
         stats.index_size_bytes += self.storage.manifest_bytes()?;
+        // persisted dedup indexes (local folders; one file may cover many
+        // segments; a missing one is derived data, not counted)
+        let indexes: HashSet<&str> = (manifest.segments.iter())
+            .filter_map(|s| s.index.as_deref())
+            .collect();
+        for name in indexes {
+            let len = std::fs::metadata(self.data_path(name)).map(|m| m.len());
+            stats.index_size_bytes += len.unwrap_or(0);
+        }
         stats.total_size_bytes = stats.dataset_size_bytes + stats.index_size_bytes;
         Ok(stats)
     }

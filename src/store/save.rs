@@ -170,9 +170,7 @@ impl Store {
             ))
         })?;
         let (file, previous, (fresh, replaced)) = file;
-        if let Some((segment, fresh)) = fresh {
-            self.index_committed(&segment, &fresh, &replaced);
-        }
+        self.index_committed(fresh, &replaced);
         // Committed. The user-facing path and the old file are housekeeping:
         // a failure here leaves the store valid, and gc repairs it.
         if let Some(alias) = self.alias_path(&step, &op) {
@@ -223,25 +221,24 @@ impl Store {
         let (segment_bytes, file_bytes) = (segment_bytes?, file_bytes?);
         let stamp = format!("{:012}-{}", manifest.generation + 1, fsio::unique_suffix());
         let mut writes = Vec::new();
-        let (mut new_segment, mut replaced_indexes) = (None, Vec::new());
+        let mut new_segment = None;
+        let index_name = new_index.as_ref().map(|_| format!("values/{stamp}.idx"));
+        let mut replaced_indexes = Vec::new();
+        if let (Some(index_name), Some(new_index)) = (&index_name, new_index) {
+            // the segments of the merged index files, and those it adopts,
+            // name the new one
+            for seg in &mut manifest.segments {
+                let replaced = (seg.index.as_ref()).is_some_and(|i| new_index.replaces.contains(i));
+                if replaced || new_index.adopts.contains(&seg.file) {
+                    seg.index = Some(index_name.clone());
+                }
+            }
+            writes.push((index_name.clone(), new_index.bytes));
+            replaced_indexes = new_index.replaces;
+        }
         if let (Some(bytes), Some(first), Some(last)) = (segment_bytes, fresh.first(), fresh.last())
         {
             let name = format!("values/{stamp}.parquet");
-            let index_name = new_index.as_ref().map(|_| format!("values/{stamp}.idx"));
-            if let (Some(index_name), Some(new_index)) = (&index_name, new_index) {
-                // the segments of the merged index files name the new one
-                for seg in &mut manifest.segments {
-                    if seg
-                        .index
-                        .as_ref()
-                        .is_some_and(|i| new_index.replaces.contains(i))
-                    {
-                        seg.index = Some(index_name.clone());
-                    }
-                }
-                writes.push((index_name.clone(), new_index.bytes));
-                replaced_indexes = new_index.replaces;
-            }
             manifest.segments.push(Segment {
                 file: name.clone(),
                 bytes: bytes.len() as u64,
