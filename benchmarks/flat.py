@@ -177,13 +177,14 @@ def figures(res: dict[str, Any]) -> dict[str, float]:
 def report(res: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
     figs = figures(res)
     med = statistics.median
+    last = res[f"batch_round_{res['rounds']}"]
     lines = [
         f"\nFlat costs (N = {res['n']:,} vs {res['base_n']:,}; {res['rounds']} edit rounds "
         f"of a {ROUND_N:,}-document pipeline; medians of {res['reps']})",
         f"  new process's batch: empty {1e3 * med(res['batch_empty']):.1f} ms, "
         f"N {1e3 * med(res['batch_n']):.1f} ms, round 1 "
         f"{1e3 * med(res['batch_round_1']):.1f} ms, round {res['rounds']} "
-        f"{1e3 * med(res[f'batch_round_{res['rounds']}']):.1f} ms",
+        f"{1e3 * med(last):.1f} ms",
     ]
     goals = []
     for label, key, goal, unit in GOALS:

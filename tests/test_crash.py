@@ -127,7 +127,9 @@ def check_store(mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None
 
 def check_gc(store: Path, mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None:
     first = mgr.gc()
-    assert all(isinstance(first[k], int) and first[k] >= 0 for k in ("files_removed", "values_removed")), ctx
+    assert all(
+        isinstance(first[k], int) and first[k] >= 0 for k in ("files_removed", "values_removed")
+    ), ctx
     assert isinstance(first["bytes_freed"], int), ctx  # a net change: may be below 0
     check_store(mgr, model, ctx + " after gc")
     second = mgr.gc()
@@ -144,7 +146,9 @@ def check_gc(store: Path, mgr: CheckpointManager, model: dict[Key, str], ctx: st
 def check_indexes(store: Path, mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None:
     """After gc, the dedup index files are exactly those the manifest names, and
     a new process's save of stored records (looked up there) stores no value."""
-    manifest = json.loads((store / ".docetl_checkpoint" / "manifest.json").read_text().splitlines()[0])
+    manifest = json.loads(
+        (store / ".docetl_checkpoint" / "manifest.json").read_text().splitlines()[0]
+    )
     named = {s["index"] for s in manifest["segments"] if s.get("index")}
     on_disk = {f"values/{p.name}" for p in (store / ".docetl_checkpoint" / "values").glob("*.idx")}
     assert on_disk == named, f"{ctx}: index files {sorted(on_disk)}, manifest names {sorted(named)}"

@@ -121,6 +121,7 @@ impl Store {
                 count: run.iter().map(|s| s.count).sum(),
                 compacted: true,
                 index: index_name.clone(),
+                index_bytes: index.as_ref().map(|i| i.len() as u64),
             });
             manifest.segments.sort_by_key(|s| s.min_id);
             let mut files = vec![(name, merged.clone())];

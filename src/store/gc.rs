@@ -183,6 +183,7 @@ impl Store {
                 // the index of the old file no longer matches: none (the
                 // store reads this segment's hashes) until compaction
                 index: None,
+                index_bytes: None,
             });
             rewritten.push((name, Bytes::from(bytes)));
             report.segments_rewritten += 1;

@@ -224,6 +224,7 @@ impl Store {
         let mut new_segment = None;
         let index_name = new_index.as_ref().map(|_| format!("values/{stamp}.idx"));
         let mut replaced_indexes = Vec::new();
+        let index_bytes = new_index.as_ref().map(|i| i.bytes.len() as u64);
         if let (Some(index_name), Some(new_index)) = (&index_name, new_index) {
             // the segments of the merged index files, and those it adopts,
             // name the new one
@@ -231,6 +232,7 @@ impl Store {
                 let replaced = (seg.index.as_ref()).is_some_and(|i| new_index.replaces.contains(i));
                 if replaced || new_index.adopts.contains(&seg.file) {
                     seg.index = Some(index_name.clone());
+                    seg.index_bytes = index_bytes;
                 }
             }
             writes.push((index_name.clone(), new_index.bytes));
@@ -248,6 +250,7 @@ impl Store {
                 count: fresh.len() as u64,
                 compacted: false,
                 index: index_name,
+                index_bytes,
             });
             writes.push((name.clone(), Bytes::from(bytes)));
             new_segment = Some((name, entries));
