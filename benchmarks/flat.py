@@ -191,6 +191,7 @@ def report(res: dict[str, Any]) -> tuple[str, list[dict[str, Any]]]:
         value = figs[key]
         verdict = "PASS" if value <= goal else "MISS"
         shown = f"{value:.2f} ms" if unit == "ms" else f"{value:.3f}x"
+        label = label.replace("12 rounds", f"{res['rounds']} rounds")
         lines.append(f"  {label:<50} {shown:>10}  goal <= {goal:g}{unit}  {verdict}")
         goals.append({"figure": label, "value": value, "goal": goal, "verdict": verdict})
     return "\n".join(lines), goals

@@ -90,10 +90,10 @@ impl Store {
         let checksum = blake3::hash(&merged).to_hex().to_string();
         // a persisted dedup index beside it (local folders: lookups are
         // small positioned reads; an object store would need a request each)
-        let index = self
-            .storage
-            .local_root()
-            .map(|_| Bytes::from(hash_index::write(entries)));
+        let index = self.storage.local_root().map(|_| {
+            let keys = entries.iter().map(|(h, id)| (hash_index::key(h), *id));
+            Bytes::from(hash_index::write(keys.collect()))
+        });
         let (committed, applied) = self.commit_planned("compact", |manifest| {
             // the run must be there as it was read: else leave it
             let here = run

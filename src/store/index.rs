@@ -25,7 +25,7 @@ use super::Store;
 use crate::canonical::Hash;
 use crate::digest_map::KeyMap;
 use crate::error::Result;
-use crate::hash_index::{self, IndexFile};
+use crate::hash_index::{self, key, IndexFile, Key};
 use crate::manifest::{Manifest, Segment};
 use crate::parallel::parallel_map;
 use crate::segment;
@@ -169,12 +169,12 @@ impl Store {
         &self,
         index: &ValueIndex,
         manifest: &Manifest,
-        fresh: Vec<(Hash, u64)>,
+        fresh: &[(Hash, u64)],
     ) -> Result<Option<NewIndex>> {
         if self.storage.local_root().is_none() {
             return Ok(None);
         }
-        let mut entries = fresh;
+        let mut entries: Vec<(Key, u64)> = fresh.iter().map(|(h, id)| (key(h), *id)).collect();
         let no_index = |s: &&Segment| match &s.index {
             None => true,
             Some(name) => index.unreadable.contains(name),
@@ -182,7 +182,7 @@ impl Store {
         let adopted: Vec<Segment> = manifest.segments.iter().filter(no_index).cloned().collect();
         if !adopted.is_empty() {
             let known = index.ids.iter().filter(|(_, &id)| covers(&adopted, id));
-            entries.extend(known.map(|(h, id)| (*h, *id)));
+            entries.extend(known.map(|(h, id)| (key(h), *id)));
         }
         if entries.is_empty() {
             return Ok(None);

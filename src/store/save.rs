@@ -204,7 +204,7 @@ impl Store {
             ids.push(id);
         }
         let entries: Vec<(Hash, u64)> = fresh.iter().map(|(id, v)| (v.hash, *id)).collect();
-        let new_index = self.new_index(&index, manifest, entries.clone())?;
+        let new_index = self.new_index(&index, manifest, &entries)?;
         drop(index);
         let (segment_bytes, file_bytes) = std::thread::scope(|s| {
             let seg = s.spawn(|| {
