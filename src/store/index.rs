@@ -44,8 +44,11 @@ impl Covered {
     }
 }
 
+/// Whether a segment of `members` (sorted by `min_id`; id ranges never
+/// overlap) covers `id`.
 fn covers(members: &[Segment], id: u64) -> bool {
-    members.iter().any(|s| (s.min_id..=s.max_id).contains(&id))
+    let after = members.partition_point(|s| s.min_id <= id);
+    after > 0 && members[after - 1].max_id >= id
 }
 
 #[derive(Default)]
@@ -102,7 +105,8 @@ impl Store {
                 index.files.insert(name.clone(), Covered { file, members });
             }
             if let Some(covered) = index.files.get_mut(name) {
-                covered.members.push((*seg).clone());
+                let at = covered.members.partition_point(|s| s.min_id < seg.min_id);
+                covered.members.insert(at, (*seg).clone());
                 looked_up.push(seg.file.clone());
             }
         }
@@ -179,7 +183,9 @@ impl Store {
             None => true,
             Some(name) => index.unreadable.contains(name),
         };
-        let adopted: Vec<Segment> = manifest.segments.iter().filter(no_index).cloned().collect();
+        let mut adopted: Vec<Segment> =
+            manifest.segments.iter().filter(no_index).cloned().collect();
+        adopted.sort_by_key(|s| s.min_id);
         if !adopted.is_empty() {
             let known = index.ids.iter().filter(|(_, &id)| covers(&adopted, id));
             entries.extend(known.map(|(h, id)| (key(h), *id)));
@@ -208,6 +214,9 @@ impl Store {
             }
         }
         groups.sort_by_key(|g| std::cmp::Reverse(g.1));
+        for g in &mut groups {
+            g.2.sort_by_key(|s| s.min_id);
+        }
         for (name, _, members) in groups {
             let count: u64 = members.iter().map(|s| s.count).sum();
             if count > entries.len() as u64 {
