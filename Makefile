@@ -20,7 +20,7 @@ EXTRAS := test docetl docs bench
 help:
 	@echo "make demo   build (release) and run the main job on a generated DocETL-shaped pipeline"
 	@echo "make test   build and run every check: cargo test, clippy, fmt, ruff, stubtest, pytest, docs"
-	@echo "make bench  the benchmark against JSON and Parquet baselines (ratios, plot)"
+	@echo "make bench  the benchmark against JSON and Parquet baselines, and flat costs at N=30,000 (ratios, plot)"
 	@echo "make docs   the documentation site (mkdocs build --strict)"
 	@echo "make s3-up  a local SeaweedFS S3 server for the S3 tests (make s3-down stops it)"
 	@echo "make wheel  the abi3 wheel (CPython 3.10+) and the sdist, into dist/"
@@ -112,7 +112,7 @@ docs: $(STAMP)
 	$(VENV)/bin/mkdocs build --strict
 
 bench: build
-	$(PY) benchmarks/bench.py
+	$(PY) benchmarks/bench.py --scale
 	$(PY) benchmarks/history.py
 	$(PY) benchmarks/s3.py
 	$(PY) benchmarks/sparse.py

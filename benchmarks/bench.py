@@ -54,6 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 
+import flat  # noqa: E402
 import stores  # noqa: E402
 import workload  # noqa: E402
 from report import GOAL_N, med, plot, report  # noqa: E402
@@ -491,6 +492,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-plot", action="store_true")
     parser.add_argument("--tmp", default=None, help="scratch folder (a new temp folder)")
     parser.add_argument("--check", action="store_true", help="exit 1 if a goal is missed")
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="also the flat-cost figures of flat.py (N=30,000, 12 edit rounds; a few minutes)",
+    )
+    parser.add_argument("--scale-n", type=int, default=30000, help=argparse.SUPPRESS)
     parser.add_argument("--memprobe", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
 
@@ -528,12 +535,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         warm_up(tmp)
         runs = [bench_size(n, args.reps, tmp) for n in sizes]
+        scale = None
+        if args.scale:
+            scale_tmp = os.path.join(tmp, "flat")
+            os.makedirs(scale_tmp, exist_ok=True)
+            scale = flat.run(args.scale_n, 2000, 12, max(args.reps, 3), scale_tmp)
     finally:
         if not args.tmp:
             shutil.rmtree(tmp, ignore_errors=True)
 
     text, goals = report(runs, goal_n)
     print(text)
+    if scale is not None:
+        scale_text, scale_goals = flat.report(scale)
+        print(scale_text)
+        goals += [{"n": scale["n"], **g} for g in scale_goals]
 
     stamp = time.strftime("%Y%m%d-%H%M%S", time.localtime(started))
     result = {
@@ -551,6 +567,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_at_start": load_at_start,
         },
         "runs": runs,
+        "flat": scale,
         "goals": goals,
     }
     os.makedirs(args.results, exist_ok=True)
@@ -565,7 +582,7 @@ def main(argv: list[str] | None = None) -> int:
             f"checkpoint\nDocETL-shaped run + re-run, median of {args.reps}, "
             f"{machine_info()['cores']} cores"
         )
-        plot(runs, args.plot, title)
+        plot(runs, args.plot, title, scale)
         print(f"plot: {args.plot}")
     missed = [g for g in goals if g["verdict"] in ("MISS", "ERR")]
     print(f"total {time.time() - started:.0f} s")

@@ -252,7 +252,9 @@ def report(runs: list[dict[str, Any]], goal_n: int) -> tuple[str, list[dict[str,
     return "\n".join(lines), goals
 
 
-def plot(runs: list[dict[str, Any]], path: str, title: str) -> None:
+def plot(
+    runs: list[dict[str, Any]], path: str, title: str, flat: dict[str, Any] | None = None
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -273,8 +275,12 @@ def plot(runs: list[dict[str, Any]], path: str, title: str) -> None:
         ("load every checkpoint to list[dict] (s)", "load_all", 1.0, list(STORES)),
         ("to pandas, every checkpoint (s)", "pandas_all", 1.0, ["ours", "parquet"]),
     ]
-    fig, grid = plt.subplots(2, 2, figsize=(11, 8.5))
+    fig, grid = plt.subplots(2, 3 if flat else 2, figsize=(16 if flat else 11, 8.5))
     axes = list(grid.flat)
+    if flat:
+        # panels 1-4 as before, in the first two columns; flat costs in the third
+        axes = [axes[0], axes[1], axes[3], axes[4]]
+        flat_panels(flat, grid[0][2], grid[1][2])
     for ax, (ptitle, key, scale, series) in zip(axes, panels, strict=False):
         width = 0.8 / len(series)
         for j, s in enumerate(series):
@@ -311,3 +317,33 @@ def plot(runs: list[dict[str, Any]], path: str, title: str) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def flat_panels(flat: dict[str, Any], batch_ax: Any, sample_ax: Any) -> None:
+    """The flat-cost figures (flat.py): a new process's batch, and sample(n=5)."""
+    rounds = flat["rounds"]
+    bars = [
+        ("empty store", flat["batch_empty"]),
+        (f"N={flat['n']:,}", flat["batch_n"]),
+        ("1 edit round", flat["batch_round_1"]),
+        (f"{rounds} edit rounds", flat[f"batch_round_{rounds}"]),
+    ]
+    vals = [1e3 * (med(v) or 0.0) for _, v in bars]
+    batch_ax.bar(range(len(bars)), vals, color="#1b9e77")
+    batch_ax.set_xticks(range(len(bars)), [b[0] for b in bars], fontsize=8)
+    batch_ax.set_title("a new process's 100-record batch (ms)", fontsize=10)
+    samples = [
+        (f"N={flat['base_n']:,}", flat[f"sample_ms_{flat['base_n']}"]),
+        (f"N={flat['n']:,}", flat[f"sample_ms_{flat['n']}"]),
+    ]
+    svals = [med(v) or 0.0 for _, v in samples]
+    sample_ax.bar(range(len(samples)), svals, color="#1b9e77")
+    sample_ax.axhline(5.0, color="#d95f02", linestyle="--", linewidth=1, label="goal 5 ms")
+    sample_ax.set_xticks(range(len(samples)), [s[0] for s in samples], fontsize=8)
+    sample_ax.set_title("sample(n=5) of the largest checkpoint (ms)", fontsize=10)
+    sample_ax.legend(fontsize=8)
+    for ax, vs in ((batch_ax, vals), (sample_ax, svals)):
+        for i, v in enumerate(vs):
+            ax.annotate(f"{v:.3g}", (i, v), ha="center", va="bottom", fontsize=7)
+        ax.grid(axis="y", alpha=0.3)
+        ax.margins(y=0.2)

@@ -11,6 +11,7 @@ pub mod digest_map;
 pub mod encode;
 pub mod error;
 pub mod fsio;
+pub mod hash_filter;
 pub mod hash_index;
 pub mod json_text;
 pub mod logical;

@@ -115,10 +115,15 @@ pub struct Segment {
     /// it alone. Absent in manifests written before compaction existed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub compacted: bool,
-    /// Its persisted dedup index (`hash_index`), written by compaction on
-    /// local folders: a new process's first save looks hashes up there.
+    /// Its persisted dedup index (`hash_index`) on local folders, which
+    /// other segments may name too: a new process's first save looks hashes
+    /// up there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<String>,
+    /// The size of `index` (written with it since saves index their
+    /// segments), so `stats` counts it without reading the folder.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_bytes: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,16 +10,16 @@ import threading
 from pathlib import Path
 
 from docetl_checkpoint import CheckpointManager
-from helpers.store import value_files
+from helpers.store import index_files, value_files
 
 
 def segments(store: Path) -> list[Path]:
-    """The value segments (not the persisted indexes beside compacted ones)."""
+    """The value segments (not their persisted indexes)."""
     return [p for p in value_files(store) if p.suffix == ".parquet"]
 
 
 def indexes(store: Path) -> list[Path]:
-    return [p for p in value_files(store) if p.suffix == ".idx"]
+    return index_files(store)
 
 
 def words(rng: random.Random, n: int) -> str:

@@ -146,6 +146,26 @@ def check_gc(store: Path, mgr: CheckpointManager, model: dict[Key, str], ctx: st
     ), f"{ctx}: a second gc still freed {second} (the first left unreferenced data)"
     problems = check_collected(store, list(model), UNIVERSE)
     assert not problems, f"{ctx}: {problems}"
+    check_indexes(store, mgr, model, ctx)
+
+
+def check_indexes(store: Path, mgr: CheckpointManager, model: dict[Key, str], ctx: str) -> None:
+    """After gc, the dedup index files are exactly those the manifest names, and
+    a new process's save of stored records (looked up there) stores no value."""
+    manifest = json.loads(
+        (store / ".docetl_checkpoint" / "manifest.json").read_text().splitlines()[0]
+    )
+    named = {s["index"] for s in manifest["segments"] if s.get("index")}
+    on_disk = {f"values/{p.name}" for p in (store / ".docetl_checkpoint" / "values").glob("*.idx")}
+    assert on_disk == named, f"{ctx}: index files {sorted(on_disk)}, manifest names {sorted(named)}"
+    if not model:
+        return
+    key = sorted(model)[0]
+    records = mgr.load(*key)
+    before = mgr.stats()["stored_values"]
+    CheckpointManager(store).save("_index_check", "copy", records)
+    assert CheckpointManager(store).stats()["stored_values"] == before, f"{ctx}: {key} stored again"
+    mgr.delete("_index_check", "copy")
 
 
 def check_size_vs_fresh(

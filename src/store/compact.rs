@@ -90,11 +90,11 @@ impl Store {
         let checksum = blake3::hash(&merged).to_hex().to_string();
         // a persisted dedup index beside it (local folders: lookups are
         // small positioned reads; an object store would need a request each)
-        let index = self
-            .storage
-            .local_root()
-            .map(|_| Bytes::from(hash_index::write(entries)));
-        let (_, applied) = self.commit_planned("compact", |manifest| {
+        let index = self.storage.local_root().map(|_| {
+            let keys = entries.iter().map(|(h, id)| (hash_index::key(h), *id));
+            Bytes::from(hash_index::write(keys.collect()))
+        });
+        let (committed, applied) = self.commit_planned("compact", |manifest| {
             // the run must be there as it was read: else leave it
             let here = run
                 .iter()
@@ -121,6 +121,7 @@ impl Store {
                 count: run.iter().map(|s| s.count).sum(),
                 compacted: true,
                 index: index_name.clone(),
+                index_bytes: index.as_ref().map(|i| i.len() as u64),
             });
             manifest.segments.sort_by_key(|s| s.min_id);
             let mut files = vec![(name, merged.clone())];
@@ -134,7 +135,8 @@ impl Store {
         }
         for seg in run {
             self.storage.remove(&seg.file)?;
-            if let Some(index) = &seg.index {
+            // an index file a save merged may still cover segments outside the run
+            if let Some(index) = seg.index.as_ref().filter(|i| !names_index(&committed, i)) {
                 self.storage.remove(index)?;
             }
         }
@@ -148,6 +150,14 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// Whether a segment of `manifest` names the index file `name`.
+pub(super) fn names_index(manifest: &Manifest, name: &str) -> bool {
+    manifest
+        .segments
+        .iter()
+        .any(|s| s.index.as_deref() == Some(name))
 }
 
 /// Runs of segments, adjacent in id order and not compacted, of up to

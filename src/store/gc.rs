@@ -174,7 +174,8 @@ impl Store {
                 report.files_removed += 1;
                 report.bytes_freed += seg.bytes as i64;
             }
-            if let Some(index) = &seg.index {
+            let shared = |i: &&String| super::compact::names_index(&manifest, i);
+            if let Some(index) = seg.index.as_ref().filter(|i| !shared(i)) {
                 report.files_removed += self.storage.remove(index)? as u64;
             }
         }
@@ -262,6 +263,7 @@ impl Store {
                 // the index of the old file no longer matches: none (the
                 // store reads this segment's hashes) until compaction
                 index: None,
+                index_bytes: None,
             });
             rewritten.push((name, Bytes::from(bytes)));
             report.segments_rewritten += 1;

@@ -166,6 +166,7 @@ impl Store {
                             // unknown: a later compaction may merge it again
                             compacted: false,
                             index: None,
+                            index_bytes: None,
                         },
                         values: Arc::new(values),
                     });

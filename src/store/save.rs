@@ -8,6 +8,7 @@ use bytes::Bytes;
 
 use super::commit::Plan;
 use super::Store;
+use crate::canonical::Hash;
 use crate::checkpoint_file::{self, Origin};
 use crate::encode::{self, Encoded};
 use crate::error::{Error, Result};
@@ -24,6 +25,10 @@ struct Staged {
     checksum: String,
     /// (name in the store folder, bytes) of new files.
     writes: Vec<(String, Bytes)>,
+    /// The new segment's name and (hash, id) pairs, and the index files its
+    /// index replaces (`index_committed`).
+    fresh: Option<(String, Vec<(Hash, u64)>)>,
+    replaced_indexes: Vec<String>,
 }
 
 impl Staged {
@@ -33,6 +38,8 @@ impl Staged {
             bytes: entry.bytes,
             checksum: entry.checksum.clone(),
             writes: Vec::new(),
+            fresh: None,
+            replaced_indexes: Vec::new(),
         }
     }
 }
@@ -91,7 +98,7 @@ impl Store {
             .to_hex()
             .to_string();
         let _lock = self.storage.lock_writers()?;
-        let (manifest, (file, previous)) = self.commit_planned("save", |manifest| {
+        let (manifest, file) = self.commit_planned("save", |manifest| {
             let previous = manifest.find(&step, &op).cloned();
             if let Some(prev) = &previous {
                 if prev.kind != kind {
@@ -171,8 +178,14 @@ impl Store {
             };
             entry.set_meta(&meta);
             manifest.entries.push(entry);
-            Ok(Plan::Commit(staged.writes, (staged.file, previous)))
+            let indexed = (staged.fresh, staged.replaced_indexes);
+            Ok(Plan::Commit(
+                staged.writes,
+                (staged.file, previous, indexed),
+            ))
         })?;
+        let (file, previous, (fresh, replaced)) = file;
+        self.index_committed(fresh, &replaced);
         // Committed. The user-facing path and the old file are housekeeping:
         // a failure here leaves the store valid, and gc repairs it.
         if let Some(alias) = self.alias_path(&step, &op) {
@@ -190,11 +203,11 @@ impl Store {
     /// Encodes the new values' segment and the checkpoint file (in parallel,
     /// in memory) and records the segment in `manifest`.
     fn stage(&self, encoded: &Encoded, manifest: &mut Manifest, origin: &Origin) -> Result<Staged> {
-        let index = self.refresh_index(manifest)?;
+        let mut index = self.refresh_index(manifest)?;
         let mut ids = Vec::with_capacity(encoded.large.len());
         let mut fresh = Vec::new();
         for value in &encoded.large {
-            let id = match index.get(&value.hash) {
+            let id = match self.lookup(&mut index, &value.hash)? {
                 Some(id) => id,
                 None => {
                     let id = manifest.next_value_id;
@@ -205,6 +218,8 @@ impl Store {
             };
             ids.push(id);
         }
+        let entries: Vec<(Hash, u64)> = fresh.iter().map(|(id, v)| (v.hash, *id)).collect();
+        let new_index = self.new_index(&index, manifest, &entries)?;
         drop(index);
         let (segment_bytes, file_bytes) = std::thread::scope(|s| {
             let seg = s.spawn(|| {
@@ -221,6 +236,23 @@ impl Store {
         let (segment_bytes, file_bytes) = (segment_bytes?, file_bytes?);
         let stamp = format!("{:012}-{}", manifest.generation + 1, fsio::unique_suffix());
         let mut writes = Vec::new();
+        let mut new_segment = None;
+        let index_name = new_index.as_ref().map(|_| format!("values/{stamp}.idx"));
+        let mut replaced_indexes = Vec::new();
+        let index_bytes = new_index.as_ref().map(|i| i.bytes.len() as u64);
+        if let (Some(index_name), Some(new_index)) = (&index_name, new_index) {
+            // the segments of the merged index files, and those it adopts,
+            // name the new one
+            for seg in &mut manifest.segments {
+                let replaced = (seg.index.as_ref()).is_some_and(|i| new_index.replaces.contains(i));
+                if replaced || new_index.adopts.contains(&seg.file) {
+                    seg.index = Some(index_name.clone());
+                    seg.index_bytes = index_bytes;
+                }
+            }
+            writes.push((index_name.clone(), new_index.bytes));
+            replaced_indexes = new_index.replaces;
+        }
         if let (Some(bytes), Some(first), Some(last)) = (segment_bytes, fresh.first(), fresh.last())
         {
             let name = format!("values/{stamp}.parquet");
@@ -232,9 +264,11 @@ impl Store {
                 max_id: last.0,
                 count: fresh.len() as u64,
                 compacted: false,
-                index: None,
+                index: index_name,
+                index_bytes,
             });
             writes.push((name.clone(), Bytes::from(bytes)));
+            new_segment = Some((name, entries));
         }
         let name = format!("files/{stamp}.parquet");
         let (bytes, checksum) = (
@@ -247,6 +281,8 @@ impl Store {
             bytes,
             checksum,
             writes,
+            fresh: new_segment,
+            replaced_indexes,
         })
     }
 

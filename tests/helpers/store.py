@@ -27,8 +27,16 @@ def data_files(store: Path) -> list[Path]:
 
 
 def value_files(store: Path) -> list[Path]:
+    """The value segments (not their dedup index files, `*.idx`)."""
     d = meta_dir(store) / "values"
-    return sorted(p for p in d.iterdir() if p.is_file()) if d.is_dir() else []
+    files = (p for p in d.iterdir() if p.is_file() and p.suffix != ".idx") if d.is_dir() else ()
+    return sorted(files)
+
+
+def index_files(store: Path) -> list[Path]:
+    """The persisted dedup indexes of the value segments (derived data)."""
+    d = meta_dir(store) / "values"
+    return sorted(d.glob("*.idx")) if d.is_dir() else []
 
 
 def link_path(store: Path, key: tuple[str, str]) -> Path:
