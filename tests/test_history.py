@@ -229,12 +229,15 @@ def test_dry_run_changes_nothing_and_says_exactly_what_gc_frees(tmp_path: Path) 
 
 
 def test_keeping_history_then_dropping_it_is_the_size_of_a_fresh_store(tmp_path: Path) -> None:
+    def big(tag: str) -> list[dict[str, Any]]:  # values, not per-file overhead, dominate
+        return [{"id": i, "text": f"{tag} text {i} " * 200} for i in range(100)]
+
     m = CheckpointManager(tmp_path / "kept")
     for i in range(8):
-        m.save("s", "map", records(f"v{i}", 100))
+        m.save("s", "map", big(f"v{i}"))
     m.gc(keep_versions=1)
     fresh = CheckpointManager(tmp_path / "fresh")
-    fresh.save("s", "map", records("v7", 100))
+    fresh.save("s", "map", big("v7"))
     fresh.gc()
     got, want = disk_bytes(tmp_path / "kept"), disk_bytes(tmp_path / "fresh")
     assert abs(got - want) <= 0.10 * want, (got, want)

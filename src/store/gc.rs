@@ -43,6 +43,8 @@ struct Decided {
     dropped: Vec<Segment>,
     files: Vec<(String, u64)>,
     report: GcReport,
+    /// A new manifest generation is (or, in a dry run, would be) committed.
+    commits: bool,
 }
 
 /// The segments of a manifest after gc's liveness pass.
@@ -111,18 +113,22 @@ impl Store {
                 .all_entries()
                 .flat_map(|e| refs.get(&e.file).into_iter().flatten().copied())
                 .collect();
-            let split = self.collect_segments(manifest, &live, &mut report)?;
+            let mut split = self.collect_segments(manifest, &live, &mut report)?;
+            let nothing = split.dropped.is_empty() && report.versions_dropped.is_empty();
+            manifest.segments = std::mem::take(&mut split.kept);
+            let thinned = self.thin_indexes(manifest)?;
+            let nothing = nothing && thinned.is_empty();
+            split.rewritten.extend(thinned);
             report.bytes_freed = -split
                 .rewritten
                 .iter()
                 .map(|(_, b)| b.len() as i64)
                 .sum::<i64>();
-            let nothing = split.dropped.is_empty() && report.versions_dropped.is_empty();
-            manifest.segments = split.kept;
             let decided = Decided {
                 dropped: split.dropped,
                 files,
                 report,
+                commits: !nothing,
             };
             if nothing || dry_run {
                 return Ok(Plan::Skip(decided));
@@ -133,6 +139,7 @@ impl Store {
             dropped,
             files,
             mut report,
+            commits,
         } = decided;
         if dry_run {
             // the planned manifest no longer names what the plan drops: those
@@ -147,7 +154,7 @@ impl Store {
             report.bytes_freed += dropped.iter().map(|s| s.bytes as i64).sum::<i64>()
                 + files.iter().map(|(_, b)| *b as i64).sum::<i64>()
                 + strays.map(|f| f.size as i64).sum::<i64>();
-            if report.segments_rewritten > 0 || !dropped.is_empty() || !files.is_empty() {
+            if commits {
                 // the manifest gc would commit: replacing the one there
                 // (local), or one generation more (object stores)
                 let mut next = manifest.clone();
@@ -161,7 +168,7 @@ impl Store {
             }
             return Ok(report);
         }
-        if report.segments_rewritten > 0 || !dropped.is_empty() || !files.is_empty() {
+        if commits {
             // object stores add a manifest generation (pruned ones count below)
             if self.storage.local_root().is_none() {
                 report.bytes_freed -= self.storage.manifest_bytes()? as i64;

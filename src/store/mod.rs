@@ -6,6 +6,7 @@ mod commit;
 mod compact;
 mod gc;
 mod index;
+mod index_gc;
 mod inspect;
 mod rare_rows;
 pub mod read;
