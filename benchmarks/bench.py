@@ -56,6 +56,7 @@ sys.path.insert(0, HERE)
 
 import flat  # noqa: E402
 import stores  # noqa: E402
+import timing  # noqa: E402
 import workload  # noqa: E402
 from report import GOAL_N, med, plot, report  # noqa: E402
 
@@ -69,16 +70,7 @@ SAMPLE_CALLS = 9
 
 def timed(fn: Callable[[], Any]) -> float:
     """Seconds `fn()` takes, GC paused; its result is dropped after the clock stops."""
-    gc.collect()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        result = fn()
-        elapsed = time.perf_counter() - t0
-    finally:
-        gc.enable()
-    del result
-    return elapsed
+    return timing.timed(fn)[0]
 
 
 def timed_ms(fn: Callable[[], Any]) -> float:

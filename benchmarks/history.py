@@ -22,7 +22,6 @@ Results go to benchmarks/results/history-latest.json.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import platform
@@ -30,7 +29,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from typing import Any
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -39,22 +37,11 @@ sys.path.insert(0, HERE)
 import workload  # noqa: E402
 from docetl_checkpoint import CheckpointManager  # noqa: E402
 from docetl_checkpoint.history import Diff, diff  # noqa: E402
+from timing import timed  # noqa: E402
 
 GOAL = 0.2
 DISK_GOAL = 1.05
 KEYS = ["id", "theme"]  # what identifies a row of analyze/classify for pandas
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    """Seconds `fn()` takes (GC paused), and its result."""
-    gc.collect()
-    gc.disable()
-    try:
-        t0 = time.perf_counter()
-        result = fn()
-        return time.perf_counter() - t0, result
-    finally:
-        gc.enable()
 
 
 def build_store(path: str, n: int) -> tuple[CheckpointManager, tuple[str, str]]:

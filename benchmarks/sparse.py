@@ -27,7 +27,6 @@ benchmarks/results/sparse-latest.json; --check exits 1 when a goal is missed.
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import os
 import random
@@ -35,13 +34,16 @@ import shutil
 import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from typing import Any
 
 from docetl_checkpoint import CheckpointManager
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from timing import timed  # noqa: E402
+
 DISK_GOAL = 0.5
 FLAT_GOAL = 1.2
 
@@ -86,16 +88,6 @@ def folder_bytes(path: str) -> int:
                 seen.add((st.st_dev, st.st_ino))
                 total += st.st_size
     return total
-
-
-def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
-    gc.disable()
-    try:
-        t = time.perf_counter()
-        out = fn()
-        return time.perf_counter() - t, out
-    finally:
-        gc.enable()
 
 
 def one_rep(records: list[dict[str, Any]], root: str) -> dict[str, float]:

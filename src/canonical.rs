@@ -160,9 +160,10 @@ pub fn decode(bytes: &[u8]) -> Result<Value> {
     Ok(value)
 }
 
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+/// A cursor over canonical bytes: the primitives every reader of them uses.
+pub(crate) struct Reader<'a> {
+    pub(crate) bytes: &'a [u8],
+    pub(crate) pos: usize,
 }
 
 fn malformed(detail: &str) -> Error {
@@ -170,7 +171,11 @@ fn malformed(detail: &str) -> Error {
 }
 
 impl<'a> Reader<'a> {
-    fn byte(&mut self) -> Result<u8> {
+    pub(crate) fn new(bytes: &'a [u8]) -> Reader<'a> {
+        Reader { bytes, pos: 0 }
+    }
+
+    pub(crate) fn byte(&mut self) -> Result<u8> {
         let b = *self
             .bytes
             .get(self.pos)
@@ -179,7 +184,7 @@ impl<'a> Reader<'a> {
         Ok(b)
     }
 
-    fn varint(&mut self) -> Result<u64> {
+    pub(crate) fn varint(&mut self) -> Result<u64> {
         let mut n: u64 = 0;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
@@ -191,7 +196,7 @@ impl<'a> Reader<'a> {
         Err(malformed("varint too long"))
     }
 
-    fn take(&mut self, len: u64) -> Result<&'a [u8]> {
+    pub(crate) fn take(&mut self, len: u64) -> Result<&'a [u8]> {
         let len = usize::try_from(len).map_err(|_| malformed("length"))?;
         let end = self.pos.checked_add(len).filter(|&e| e <= self.bytes.len());
         let end = end.ok_or_else(|| malformed("truncated"))?;

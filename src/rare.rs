@@ -121,8 +121,7 @@ pub fn encode_blob<T>(
 
 /// The fields of a blob, in order.
 pub struct BlobFields<'a> {
-    bytes: &'a [u8],
-    pos: usize,
+    r: canonical::Reader<'a>,
     left: u64,
     refs: usize,
 }
@@ -130,8 +129,7 @@ pub struct BlobFields<'a> {
 impl<'a> BlobFields<'a> {
     pub fn new(bytes: &'a [u8]) -> Result<BlobFields<'a>> {
         let mut b = BlobFields {
-            bytes,
-            pos: 0,
+            r: canonical::Reader::new(bytes),
             left: 0,
             refs: 0,
         };
@@ -155,54 +153,35 @@ impl<'a> BlobFields<'a> {
         self.left -= 1;
         let len = self.varint()?;
         let key = std::str::from_utf8(self.take(len)?).map_err(|_| malformed("key not UTF-8"))?;
-        if self.bytes.get(self.pos) == Some(&REF_TAG) {
-            self.pos += 1;
+        if self.r.bytes.get(self.r.pos) == Some(&REF_TAG) {
+            self.r.pos += 1;
             self.refs += 1;
             return Ok((key, RareValue::Ref(self.refs - 1)));
         }
-        let start = self.pos;
+        let start = self.r.pos;
         self.skip_value(0)?;
-        Ok((key, RareValue::Inline(&self.bytes[start..self.pos])))
+        Ok((key, RareValue::Inline(&self.r.bytes[start..self.r.pos])))
     }
 
     /// Checks nothing follows the last field.
     pub fn finish(&self) -> Result<()> {
-        if self.left != 0 || self.pos != self.bytes.len() {
+        if self.left != 0 || self.r.pos != self.r.bytes.len() {
             return Err(malformed("more rare fields than the record's shape"));
         }
         Ok(())
     }
 
+    // the canonical cursor's primitives, their errors said to be the blob's
     fn byte(&mut self) -> Result<u8> {
-        let b = *self
-            .bytes
-            .get(self.pos)
-            .ok_or_else(|| malformed("truncated"))?;
-        self.pos += 1;
-        Ok(b)
+        self.r.byte().map_err(in_blob)
     }
 
     fn varint(&mut self) -> Result<u64> {
-        let mut n: u64 = 0;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            n |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(n);
-            }
-        }
-        Err(malformed("varint too long"))
+        self.r.varint().map_err(in_blob)
     }
 
     fn take(&mut self, len: u64) -> Result<&'a [u8]> {
-        let end = usize::try_from(len)
-            .ok()
-            .and_then(|l| self.pos.checked_add(l))
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or_else(|| malformed("truncated"))?;
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(out)
+        self.r.take(len).map_err(in_blob)
     }
 
     /// Moves past one canonical value (checked in full when it is decoded).
@@ -242,6 +221,13 @@ impl<'a> BlobFields<'a> {
 
 fn malformed(detail: &str) -> Error {
     Error::Malformed(format!("rare fields: {detail}"))
+}
+
+fn in_blob(e: Error) -> Error {
+    match e {
+        Error::Malformed(detail) => malformed(&detail),
+        other => other,
+    }
 }
 
 #[cfg(test)]

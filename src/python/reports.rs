@@ -108,28 +108,13 @@ pub fn verify_dict<'py>(
     let damaged = r
         .damaged
         .iter()
-        .map(|(step, op, file, error)| {
-            let x = PyDict::new(py);
-            x.set_item("step", step)?;
-            x.set_item("op", op)?;
-            x.set_item("file", store.data_path(file).display().to_string())?;
-            x.set_item("error", error)?;
-            Ok(x)
-        })
+        .map(|(step, op, file, error)| damage_dict(py, store, step, op, None, file, error))
         .collect::<PyResult<Vec<_>>>()?;
     d.set_item("damaged", damaged)?;
     let versions = r
         .damaged_versions
         .iter()
-        .map(|(step, op, version, file, error)| {
-            let x = PyDict::new(py);
-            x.set_item("step", step)?;
-            x.set_item("op", op)?;
-            x.set_item("version", version)?;
-            x.set_item("file", store.data_path(file).display().to_string())?;
-            x.set_item("error", error)?;
-            Ok(x)
-        })
+        .map(|(step, op, v, file, error)| damage_dict(py, store, step, op, Some(*v), file, error))
         .collect::<PyResult<Vec<_>>>()?;
     d.set_item("damaged_versions", versions)?;
     let segments = r
@@ -141,6 +126,27 @@ pub fn verify_dict<'py>(
     d.set_item("files_checked", r.files_checked)?;
     d.set_item("manifest_error", &r.manifest_error)?;
     Ok(d)
+}
+
+/// One damaged checkpoint (or, with `version`, earlier version) of a verify report.
+fn damage_dict<'py>(
+    py: Python<'py>,
+    store: &store::Store,
+    step: &str,
+    op: &str,
+    version: Option<u64>,
+    file: &str,
+    error: &str,
+) -> PyResult<Bound<'py, PyDict>> {
+    let x = PyDict::new(py);
+    x.set_item("step", step)?;
+    x.set_item("op", op)?;
+    if let Some(v) = version {
+        x.set_item("version", v)?;
+    }
+    x.set_item("file", store.data_path(file).display().to_string())?;
+    x.set_item("error", error)?;
+    Ok(x)
 }
 
 pub fn recover_dict<'py>(
