@@ -143,10 +143,11 @@ impl Store {
         } = decided;
         if dry_run {
             // the planned manifest no longer names what the plan drops: those
-            // are counted once, as dropped, not again as strays
+            // are counted once, as dropped, not again as strays (index files
+            // no kept segment names are strays: gc removes them so)
             let counted: HashSet<&str> = dropped
                 .iter()
-                .flat_map(|s| std::iter::once(s.file.as_str()).chain(s.index.as_deref()))
+                .map(|s| s.file.as_str())
                 .chain(files.iter().map(|(f, _)| f.as_str()))
                 .collect();
             let strays = self.strays(&manifest)?;
