@@ -42,6 +42,7 @@ from docetl_checkpoint import CheckpointManager
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from stores import dir_bytes  # noqa: E402
 from timing import timed  # noqa: E402
 
 DISK_GOAL = 0.5
@@ -78,28 +79,16 @@ def mixed(n: int) -> list[dict[str, Any]]:
 SHAPES: dict[str, Callable[[int], list[dict[str, Any]]]] = {"one-rare": one_rare, "mixed": mixed}
 
 
-def folder_bytes(path: str) -> int:
-    seen: set[tuple[int, int]] = set()
-    total = 0
-    for root, _, files in os.walk(path):
-        for name in files:
-            st = os.stat(os.path.join(root, name))
-            if (st.st_dev, st.st_ino) not in seen:
-                seen.add((st.st_dev, st.st_ino))
-                total += st.st_size
-    return total
-
-
 def one_rep(records: list[dict[str, Any]], root: str) -> dict[str, float]:
     mgr = CheckpointManager(os.path.join(root, "store"))
     # folder creation and first-call setup (pyarrow's included) are not timed
     mgr.save("warm", "up", [{"a": 1}])
     mgr.load("warm", "up")
     mgr.table("warm", "up")
-    before = folder_bytes(os.path.join(root, "store"))
+    before = dir_bytes(os.path.join(root, "store"))[0]
     out: dict[str, float] = {}
     out["save"], _ = timed(lambda: mgr.save("step", "op", records))
-    out["disk"] = folder_bytes(os.path.join(root, "store")) - before
+    out["disk"] = dir_bytes(os.path.join(root, "store"))[0] - before
     out["load"], loaded = timed(lambda: mgr.load("step", "op"))
     assert loaded == records, "load() differs from what was saved"
     out["table"], _ = timed(lambda: mgr.table("step", "op"))

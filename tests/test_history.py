@@ -365,3 +365,18 @@ def test_records_at_reads_chosen_rows_of_a_version(tmp_path: Path) -> None:
         m.records_at("s", "map", [10])
     with pytest.raises(ValueError, match="row"):
         m.records_at("s", "map", [-1])
+
+
+def test_the_cli_says_how_many_earlier_versions_recover_restored(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from docetl_checkpoint.cli import main
+
+    m = CheckpointManager(tmp_path)
+    for tag in ("a", "b", "c"):
+        m.save("s", "map", records(tag))
+    (tmp_path / STORE_DIR / "manifest.json").unlink()
+    assert main(["recover", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "restored 1 checkpoint, 2 earlier versions and" in out
+    assert numbers(m) == [1, 2, 3]

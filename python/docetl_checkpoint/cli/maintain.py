@@ -162,8 +162,10 @@ def cmd_recover(args: argparse.Namespace) -> int:
         print(f"nothing to recover: the manifest of {args.dir} is readable")
         return EXIT_OK
     restored = report["restored"]
+    versions = report.get("versions", 0)
+    earlier = f", {plural(versions, 'earlier version')}" if versions else ""
     print(
-        f"restored {plural(len(restored), 'checkpoint')} and "
+        f"restored {plural(len(restored), 'checkpoint')}{earlier} and "
         f"{plural(report['segments'], 'value segment')} in {args.dir}"
     )
     for step, op in restored:
