@@ -1,6 +1,8 @@
 """Model-based test (issue 5): random sequences of save / overwrite / copy / delete /
 save_batch / delete_batches / gc / clear / reopen against a dict model, checking
-every load, list(), list_batches(), load_batch() and verify() after each step."""
+every load, list(), list_batches(), load_batch() and verify() after each step;
+and (issue 15) every checkpoint's versions, pins and retention against a model
+of its history."""
 
 from __future__ import annotations
 
@@ -79,6 +81,8 @@ class StoreMachine(RuleBasedStateMachine):
         self.dir = tempfile.mkdtemp(prefix="docetl-checkpoint-sm-")
         self.mgr = CheckpointManager(self.dir)
         self.model: dict[Key, str] = {}  # key -> json.dumps of the records
+        # checkpoint -> its kept versions, oldest first: [number, records json, pinned]
+        self.versions: dict[Key, list[list[Any]]] = {}
 
     def teardown(self) -> None:
         shutil.rmtree(self.dir, ignore_errors=True)
@@ -86,17 +90,35 @@ class StoreMachine(RuleBasedStateMachine):
     def checkpoints(self) -> list[Key]:
         return sorted(k for k in self.model if not k[0].endswith("_batches"))
 
+    def saved(self, key: Key, dumped: str) -> None:
+        """A save of a checkpoint: a new version unless the live one holds the same."""
+        kept = self.versions.setdefault(key, [])
+        if self.model.get(key) != dumped:
+            kept.append([max((v[0] for v in kept), default=0) + 1, dumped, False])
+        self.model[key] = dumped
+
+    def retain(self, keep: int) -> None:
+        """gc's policy: per checkpoint the newest state (live version or deletion)
+        and the keep - 1 newest earlier versions stay, and every pinned one."""
+        for key, kept in self.versions.items():
+            live = kept[-1] if key in self.model else None
+            earlier = [v for v in kept if v is not live]
+            stay = (
+                {id(v) for v in earlier[max(0, len(earlier) - (keep - 1)) :]} if keep > 1 else set()
+            )
+            kept[:] = [v for v in kept if v is live or v[2] or id(v) in stay]
+
     @rule(step=st.sampled_from(STEPS), op=st.sampled_from(OPS), recs=records)
     def save(self, step: str, op: str, recs: list[dict[str, Any]]) -> None:
         self.mgr.save(step, op, real(recs))
-        self.model[(step, op)] = json.dumps(real(recs))
+        self.saved((step, op), json.dumps(real(recs)))
 
     @precondition(lambda self: self.checkpoints())
     @rule(data=st.data(), recs=records)
     def overwrite(self, data: st.DataObject, recs: list[dict[str, Any]]) -> None:
         key = data.draw(st.sampled_from(self.checkpoints()))
         self.mgr.save(*key, real(recs))
-        self.model[key] = json.dumps(real(recs))
+        self.saved(key, json.dumps(real(recs)))
 
     @precondition(lambda self: self.model)
     @rule(data=st.data(), step=st.sampled_from(STEPS), op=st.sampled_from(OPS))
@@ -104,7 +126,7 @@ class StoreMachine(RuleBasedStateMachine):
         """Save records identical to another checkpoint's (whole-checkpoint dedup)."""
         src = data.draw(st.sampled_from(sorted(self.model)))
         self.mgr.save(step, op, json.loads(self.model[src]))
-        self.model[(step, op)] = self.model[src]
+        self.saved((step, op), self.model[src])
 
     @rule(step=st.sampled_from(STEPS), op=st.sampled_from(OPS))
     def delete(self, step: str, op: str) -> None:
@@ -123,18 +145,29 @@ class StoreMachine(RuleBasedStateMachine):
         for k in mine:
             del self.model[k]
 
-    @rule()
-    def gc(self) -> None:
-        report = self.mgr.gc()
+    @rule(keep=st.sampled_from([None, 1, 2, 5]))
+    def gc(self, keep: int | None) -> None:
+        report = self.mgr.gc() if keep is None else self.mgr.gc(keep_versions=keep)
         for k in ("files_removed", "values_removed"):
             assert isinstance(report[k], int) and report[k] >= 0
         assert isinstance(report["bytes_freed"], int)  # a net change: may be below 0
+        self.retain(5 if keep is None else keep)
+
+    @precondition(lambda self: any(self.versions.values()))
+    @rule(data=st.data(), pinned=st.booleans())
+    def pin(self, data: st.DataObject, pinned: bool) -> None:
+        key = data.draw(st.sampled_from(sorted(k for k, v in self.versions.items() if v)))
+        version = data.draw(st.sampled_from(self.versions[key]))
+        call = self.mgr.pin if pinned else self.mgr.unpin
+        assert call(*key, version[0]) is True
+        version[2] = pinned
 
     @precondition(lambda self: len(self.model) >= 4)
     @rule()
     def clear(self) -> None:
         assert self.mgr.clear() == len(self.model)
         self.model.clear()
+        self.versions.clear()
 
     @rule()
     def reopen(self) -> None:
@@ -162,6 +195,20 @@ class StoreMachine(RuleBasedStateMachine):
             ]
         report = self.mgr.verify()
         assert report["ok"] is True and report["damaged"] == [], report
+
+    @invariant()
+    def history_matches_model(self) -> None:
+        for key in UNIVERSE:
+            if key[0].endswith("_batches"):
+                continue
+            kept = self.versions.get(key, [])
+            got = self.mgr.versions(*key)
+            assert [(v["version"], v["pinned"]) for v in got] == [(n, p) for n, _, p in kept]
+            assert [v["latest"] for v in got] == [
+                key in self.model and i == len(kept) - 1 for i in range(len(kept))
+            ]
+            for number, dumped, _ in kept:
+                assert json.dumps(self.mgr.load(*key, version=number)) == dumped, (key, number)
 
 
 TestStoreMachine = StoreMachine.TestCase
