@@ -30,6 +30,23 @@ pub type Hash = [u8; 32];
 pub const RECORD_HASH_BYTES: usize = 16;
 pub type RecordHash = [u8; RECORD_HASH_BYTES];
 
+/// An object's encoding: `08`, the field count, then each key and the
+/// value `value` writes (the canonical one, or a rare-field blob's).
+pub(crate) fn put_object<K: AsRef<str>, T>(
+    fields: &[(K, T)],
+    out: &mut Vec<u8>,
+    mut value: impl FnMut(&T, &mut Vec<u8>),
+) {
+    out.push(TAG_OBJECT);
+    put_varint(out, fields.len() as u64);
+    for (key, v) in fields {
+        let key = key.as_ref();
+        put_varint(out, key.len() as u64);
+        out.extend_from_slice(key.as_bytes());
+        value(v, out);
+    }
+}
+
 pub fn put_varint(out: &mut Vec<u8>, mut n: u64) {
     while n >= 0x80 {
         out.push((n as u8) | 0x80);
@@ -78,15 +95,7 @@ pub fn encode_into(value: &Value, out: &mut Vec<u8>) {
                 encode_into(item, out);
             }
         }
-        Value::Object(fields) => {
-            out.push(TAG_OBJECT);
-            put_varint(out, fields.len() as u64);
-            for (key, item) in fields {
-                put_varint(out, key.len() as u64);
-                out.extend_from_slice(key.as_bytes());
-                encode_into(item, out);
-            }
-        }
+        Value::Object(fields) => put_object(fields, out, encode_into),
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::sync::Arc;
 
-use crate::canonical::{self, put_varint, TAG_OBJECT};
+use crate::canonical::{self, TAG_OBJECT};
 use crate::encode::Cell;
 use crate::error::{Error, Result};
 use crate::logical::LogicalType;
@@ -108,15 +108,9 @@ pub enum RareValue<'a> {
 pub fn encode_blob<T>(
     fields: &[(&str, T)],
     out: &mut Vec<u8>,
-    mut value: impl FnMut(&T, &mut Vec<u8>),
+    value: impl FnMut(&T, &mut Vec<u8>),
 ) {
-    out.push(TAG_OBJECT);
-    put_varint(out, fields.len() as u64);
-    for (key, v) in fields {
-        put_varint(out, key.len() as u64);
-        out.extend_from_slice(key.as_bytes());
-        value(v, out);
-    }
+    canonical::put_object(fields, out, value);
 }
 
 /// The fields of a blob, in order.
