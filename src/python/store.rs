@@ -377,12 +377,7 @@ impl Store {
         op: &str,
     ) -> PyResult<Vec<Bound<'py, PyDict>>> {
         guarded("versions", || {
-            let (versions, live) = py.detach(|| -> crate::error::Result<_> {
-                Ok((
-                    self.inner.versions(step, op)?,
-                    self.inner.manifest()?.find(step, op).cloned(),
-                ))
-            })?;
+            let (versions, live) = py.detach(|| self.inner.versions(step, op))?;
             versions
                 .iter()
                 .map(|e| version_dict(py, &self.inner, e, live.as_ref()))

@@ -115,22 +115,14 @@ impl Store {
     }
 
     /// Every kept version of (step, op), oldest first, as the manifest has
-    /// them (meta values kept in the files are not read).
-    pub fn versions(&self, step: &str, op: &str) -> Result<Vec<Entry>> {
+    /// them (meta values kept in the files are not read), and the live one
+    /// among them, from one read of the manifest.
+    pub fn versions(&self, step: &str, op: &str) -> Result<(Vec<Entry>, Option<Entry>)> {
         names::validate("step", step)?;
         names::validate("operation", op)?;
-        Ok(self
-            .manifest()?
-            .versions(step, op)
-            .into_iter()
-            .cloned()
-            .collect())
-    }
-
-    /// Every version the manifest names (live and history): what `runs()` reads.
-    pub fn all_versions(&self) -> Result<Vec<Entry>> {
-        let m = self.manifest()?;
-        Ok(m.all_entries().cloned().collect())
+        let manifest = self.manifest()?;
+        let versions = manifest.versions(step, op).into_iter().cloned().collect();
+        Ok((versions, manifest.find(step, op).cloned()))
     }
 
     /// Pins (never dropped by a retention policy) or unpins version
